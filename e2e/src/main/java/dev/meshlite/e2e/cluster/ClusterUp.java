@@ -1,0 +1,195 @@
+package dev.meshlite.e2e.cluster;
+
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code ./mesh up}: the underlay bridge, the API server, then per node a network namespace on the
+ * bridge with routes to the other nodes' pod CIDRs, its CNI config, its kubelet-lite and
+ * kube-proxy-lite. Returns once every node reports Ready.
+ */
+public final class ClusterUp {
+
+    private final PrintStream out;
+    private final Components components = new Components(Layout.stateDir());
+
+    public ClusterUp(PrintStream out) {
+        this.out = out;
+    }
+
+    public void up(int nodes, Duration timeout) throws Exception {
+        if (nodes < 1 || nodes > Layout.MAX_NODES) {
+            throw new IllegalArgumentException("--nodes " + nodes + " (expected: 1-" + Layout.MAX_NODES + ")");
+        }
+        Instant start = Instant.now();
+        Files.createDirectories(Layout.stateDir());
+        Files.createDirectories(Layout.logDir());
+        Files.createDirectories(Layout.dnsDir());
+        Files.createDirectories(Layout.cacheDir().resolve("cds"));
+        Files.writeString(Layout.stateDir().resolve("cluster"), "nodes=" + nodes + "\nstarted=" + start + "\n");
+
+        underlay();
+        startApiServer();
+        for (int i = 1; i <= nodes; i++) {
+            node(i, nodes);
+        }
+        waitForNodes(nodes, start.plus(timeout));
+        out.printf("cluster up: %d node(s) ready in %.1f s; kubeconfig %s%n", nodes,
+                Duration.between(start, Instant.now()).toMillis() / 1000.0, Layout.kubeconfig());
+    }
+
+    private void underlay() {
+        if (!Sh.tryRun("ip", "link", "show", Layout.BRIDGE).ok()) {
+            Sh.run("ip", "link", "add", Layout.BRIDGE, "type", "bridge");
+        }
+        Sh.tryRun("ip", "addr", "add", Layout.BRIDGE_IP + "/" + Layout.UNDERLAY_PREFIX, "dev", Layout.BRIDGE);
+        Sh.run("ip", "link", "set", Layout.BRIDGE, "up");
+        // A host whose FORWARD policy drops (Docker sets one) would drop bridged node traffic when
+        // br_netfilter is loaded: let the underlay through, tagged so that down removes it.
+        if (Sh.tryRun("iptables", "-S", "FORWARD").stdout().contains("-P FORWARD DROP")) {
+            Sh.run("iptables", "-I", "FORWARD", "-i", Layout.BRIDGE, "-o", Layout.BRIDGE, "-j", "ACCEPT",
+                    "-m", "comment", "--comment", "mesh-local");
+        }
+    }
+
+    private void startApiServer() throws Exception {
+        Path api = Layout.apiDir();
+        Files.createDirectories(api);
+        Files.deleteIfExists(Layout.kubeconfig());
+        Components.Spec spec = new Components.Spec("apiserver", "", Components.javaCommand("apiserver",
+                "apiserver", "--state-dir", api.toString(), "--listen", "127.0.0.1," + Layout.BRIDGE_IP,
+                "--port", Integer.toString(Layout.API_PORT), "--service-cidr", Layout.SERVICE_CIDR,
+                "--dns-dir", Layout.dnsDir().toString()),
+                Layout.logDir().resolve("apiserver.log").toString());
+        components.define(spec);
+        components.start(spec);
+        Instant deadline = Instant.now().plusSeconds(30);
+        while (!Files.exists(Layout.kubeconfig())) {
+            if (components.process(spec).isEmpty()) {
+                throw new IllegalStateException("the API server exited; see " + spec.log());
+            }
+            if (Instant.now().isAfter(deadline)) {
+                throw new IllegalStateException("the API server did not come up in 30 s; see " + spec.log());
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    private void node(int index, int nodes) throws IOException {
+        String node = Layout.nodeName(index);
+        String ns = Layout.nodeNetns(node);
+        String hostVeth = "mesh-n" + index;
+        if (!Sh.tryRun("ip", "netns", "exec", ns, "true").ok()) {
+            Sh.run("ip", "netns", "add", ns);
+        }
+        if (!Sh.tryRun("ip", "link", "show", hostVeth).ok()) {
+            Sh.run("ip", "link", "add", hostVeth, "type", "veth", "peer", "name", "eth0", "netns", ns);
+        }
+        Sh.run("ip", "link", "set", hostVeth, "master", Layout.BRIDGE, "up");
+        inNode(ns, "ip", "link", "set", "lo", "up");
+        Sh.tryRun("ip", "netns", "exec", ns, "ip", "addr", "add", Layout.nodeIp(index) + "/" + Layout.UNDERLAY_PREFIX, "dev", "eth0");
+        inNode(ns, "ip", "link", "set", "eth0", "up");
+        inNode(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+        // Bridged pod-to-pod traffic must pass the node's iptables, or a Service VIP whose endpoint
+        // sits on the same bridge would answer from the wrong address (the hairpin case).
+        Sh.tryRun("ip", "netns", "exec", ns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1");
+        for (int other = 1; other <= nodes; other++) {
+            if (other != index) {
+                Sh.run("ip", "netns", "exec", ns, "ip", "route", "replace", Layout.podCidr(other),
+                        "via", Layout.nodeIp(other));
+            }
+        }
+        Path nodeDir = Layout.nodeDir(node);
+        Files.createDirectories(nodeDir.resolve("net.d"));
+        Files.writeString(nodeDir.resolve("net.d/10-mesh.conflist"), conflist(index, nodeDir));
+
+        List<String> enter = List.of("nsenter", "--net=/run/netns/" + ns, "--");
+        Components.Spec kubelet = new Components.Spec("kubelet", node, concat(enter, Components.javaCommand(
+                "kubelet@" + node, "kubelet", "--node", node, "--node-ip", Layout.nodeIp(index),
+                "--pod-cidr", Layout.podCidr(index), "--state-dir", nodeDir.toString(),
+                "--kubeconfig", Layout.nodeKubeconfig().toString())),
+                Layout.logDir().resolve("kubelet-" + node + ".log").toString());
+        Components.Spec proxy = new Components.Spec("kube-proxy", node, concat(enter, Components.javaCommand(
+                "kube-proxy@" + node, "kube-proxy", "--node", node,
+                "--kubeconfig", Layout.nodeKubeconfig().toString())),
+                Layout.logDir().resolve("kube-proxy-" + node + ".log").toString());
+        for (Components.Spec spec : List.of(kubelet, proxy)) {
+            components.define(spec);
+            components.start(spec);
+        }
+    }
+
+    static String conflist(int index, Path nodeDir) {
+        return """
+                {
+                  "cniVersion": "1.0.0",
+                  "name": "mesh-pods",
+                  "plugins": [
+                    {
+                      "type": "bridge",
+                      "bridge": "cni0",
+                      "isGateway": true,
+                      "ipMasq": false,
+                      "hairpinMode": true,
+                      "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{"subnet": "%s", "gateway": "%s"}]],
+                        "routes": [{"dst": "0.0.0.0/0"}],
+                        "dataDir": "%s"
+                      }
+                    }
+                  ]
+                }
+                """.formatted(Layout.podCidr(index), Layout.podGateway(index), nodeDir.resolve("ipam"));
+    }
+
+    private void waitForNodes(int nodes, Instant deadline) throws Exception {
+        Config config = Config.fromKubeconfig(Files.readString(Layout.kubeconfig()));
+        try (KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build()) {
+            while (true) {
+                long ready = client.nodes().list().getItems().stream().filter(ClusterUp::isReady).count();
+                if (ready >= nodes) {
+                    return;
+                }
+                for (Components.Spec spec : components.all()) {
+                    if (components.process(spec).isEmpty()) {
+                        throw new IllegalStateException(spec.id() + " exited; see " + spec.log());
+                    }
+                }
+                if (Instant.now().isAfter(deadline)) {
+                    throw new IllegalStateException(ready + " of " + nodes + " nodes ready before the deadline; see "
+                            + Layout.logDir());
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+
+    static boolean isReady(Node node) {
+        return node.getStatus() != null && node.getStatus().getConditions() != null
+                && node.getStatus().getConditions().stream()
+                .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+    }
+
+    private static void inNode(String ns, String... argv) {
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns));
+        cmd.addAll(List.of(argv));
+        Sh.run(cmd.toArray(String[]::new));
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+}

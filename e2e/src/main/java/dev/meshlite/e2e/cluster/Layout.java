@@ -1,0 +1,84 @@
+package dev.meshlite.e2e.cluster;
+
+import java.nio.file.Path;
+
+/**
+ * Where the local cluster keeps things and how it numbers them. Everything the cluster makes is
+ * named with the {@code mesh} prefix (network namespaces {@code mesh-*}, links {@code mesh0} and
+ * {@code mesh-n*}) so that {@code down} can find it again even after a crash.
+ */
+public final class Layout {
+
+    public static final String BRIDGE = "mesh0";
+    public static final String BRIDGE_IP = "172.30.0.1";
+    public static final int UNDERLAY_PREFIX = 24;
+    public static final String SERVICE_CIDR = "10.96.0.0/16";
+    public static final String CLUSTER_DOMAIN = "cluster.local";
+    public static final String NETNS_PREFIX = "mesh-";
+    public static final int API_PORT = 6443;
+    public static final int MAX_NODES = 200;
+
+    private Layout() {
+    }
+
+    /** Cluster state (pids, logs, kubeconfigs, pod records); tmpfs, so a reboot clears it. */
+    public static Path stateDir() {
+        return Path.of(System.getenv().getOrDefault("MESH_STATE_DIR", "/run/mesh"));
+    }
+
+    /** Caches that may outlive a cluster (class-data archives). */
+    public static Path cacheDir() {
+        return Path.of(System.getenv().getOrDefault("MESH_CACHE_DIR", "/var/lib/mesh"));
+    }
+
+    public static Path apiDir() {
+        return stateDir().resolve("apiserver");
+    }
+
+    public static Path kubeconfig() {
+        return apiDir().resolve("kubeconfig");
+    }
+
+    public static Path nodeKubeconfig() {
+        return apiDir().resolve("kubeconfig-nodes");
+    }
+
+    public static Path nodeDir(String node) {
+        return stateDir().resolve("nodes").resolve(node);
+    }
+
+    public static Path dnsDir() {
+        return stateDir().resolve("dns");
+    }
+
+    public static Path logDir() {
+        return stateDir().resolve("logs");
+    }
+
+    public static String nodeName(int index) {
+        return "node-" + index;
+    }
+
+    public static String nodeNetns(String node) {
+        return NETNS_PREFIX + node;
+    }
+
+    public static String nodeIp(int index) {
+        return "172.30.0." + (10 + index);
+    }
+
+    public static String podCidr(int index) {
+        return "10.244." + index + ".0/24";
+    }
+
+    public static String podGateway(int index) {
+        return "10.244." + index + ".1";
+    }
+
+    public static int nodeIndex(String node) {
+        if (!node.matches("node-[0-9]+")) {
+            throw new IllegalArgumentException("node " + node + " (expected: node-N)");
+        }
+        return Integer.parseInt(node.substring("node-".length()));
+    }
+}

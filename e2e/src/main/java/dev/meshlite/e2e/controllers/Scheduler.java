@@ -1,0 +1,77 @@
+package dev.meshlite.e2e.controllers;
+
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Binds unscheduled pods to the ready node with the fewest pods (ties by name), honouring a
+ * {@code nodeSelector} on {@code kubernetes.io/hostname}. One scheduler for the cluster rather
+ * than each kubelet binding for itself: a single view of the spread, and no two nodes racing for
+ * the same pod.
+ */
+final class Scheduler {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Scheduler.class);
+
+    private final KubernetesClient client;
+    private final Expectations expectations;
+
+    Scheduler(KubernetesClient client, Expectations expectations) {
+        this.client = client;
+        this.expectations = expectations;
+    }
+
+    void schedule(ControllerManager.Snapshot s) {
+        List<Node> ready = s.nodes().stream().filter(Scheduler::isReady)
+                .sorted(Comparator.comparing(n -> n.getMetadata().getName())).toList();
+        if (ready.isEmpty()) {
+            return;
+        }
+        Map<String, Integer> load = new HashMap<>();
+        ready.forEach(n -> load.put(n.getMetadata().getName(), 0));
+        for (Pod p : s.pods()) {
+            String node = Optional.ofNullable(p.getSpec().getNodeName()).filter(n -> !n.isEmpty())
+                    .orElse(expectations.boundTo(p.getMetadata().getUid()));
+            if (node != null) {
+                load.computeIfPresent(node, (k, v) -> v + 1);
+            }
+        }
+        for (Pod p : s.pods()) {
+            if ((p.getSpec().getNodeName() != null && !p.getSpec().getNodeName().isEmpty())
+                    || expectations.boundTo(p.getMetadata().getUid()) != null) {
+                continue;
+            }
+            Map<String, String> selector = p.getSpec().getNodeSelector();
+            Optional<String> choice = ready.stream().map(n -> n.getMetadata().getName())
+                    .filter(n -> selector == null || !selector.containsKey("kubernetes.io/hostname")
+                            || selector.get("kubernetes.io/hostname").equals(n))
+                    .min(Comparator.comparingInt(load::get));
+            if (choice.isEmpty()) {
+                continue;
+            }
+            String node = choice.get();
+            client.pods().inNamespace(p.getMetadata().getNamespace()).withName(p.getMetadata().getName())
+                    .edit(x -> {
+                        x.getSpec().setNodeName(node);
+                        return x;
+                    });
+            expectations.bound(p.getMetadata().getUid(), node);
+            load.merge(node, 1, Integer::sum);
+            LOG.info("bound {}/{} to {}", p.getMetadata().getNamespace(), p.getMetadata().getName(), node);
+        }
+    }
+
+    private static boolean isReady(Node n) {
+        return n.getStatus() != null && n.getStatus().getConditions() != null
+                && n.getStatus().getConditions().stream()
+                .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+    }
+}

@@ -1,0 +1,25 @@
+package dev.meshlite.hbone.client;
+
+/**
+ * Handler names of a pooled client connection, in pipeline order:
+ * <ol>
+ *   <li>{@link #TLS}: SslHandler from the source identity's current material (no SNI);
+ *   <li>{@link #HANDSHAKE}: checks the session and the server's SPIFFE id against the key's
+ *       expected set, then replaces itself by the three below;
+ *   <li>{@link #H2}: Http2FrameCodec with the HBONE settings;
+ *   <li>{@link #MUX}: Http2MultiplexHandler (streams are opened by the client only);
+ *   <li>{@link #CONNECTION}: SETTINGS (the server's stream limit), PING keepalive, GOAWAY.
+ * </ol>
+ * Each stream pipeline holds a {@code ResponseHandler} until the 200, then whatever the caller
+ * attaches (usually the relay).
+ */
+final class ClientPipeline {
+    static final String TLS = "tls";
+    static final String HANDSHAKE = "hbone-handshake";
+    static final String H2 = "h2";
+    static final String MUX = "h2-mux";
+    static final String CONNECTION = "hbone-connection";
+    static final String RESPONSE = "hbone-response";
+
+    private ClientPipeline() {}
+}

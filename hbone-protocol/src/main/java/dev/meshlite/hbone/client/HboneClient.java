@@ -1,0 +1,249 @@
+package dev.meshlite.hbone.client;
+
+import dev.meshlite.hbone.metrics.HboneMetrics;
+import dev.meshlite.hbone.tls.SpiffeId;
+import dev.meshlite.hbone.tls.TlsContextHolder;
+import dev.meshlite.hbone.transport.Transport;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.ssl.SslHandler;
+import java.net.InetSocketAddress;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * The pooled HBONE client: {@link #open} returns an established tunnel over a shared, mutually
+ * authenticated HTTP/2 connection (see {@link ConnectionPool} for the rules of sharing).
+ *
+ * <p>Thread-safe; {@code open} never blocks and may be called from any thread, including an event
+ * loop.
+ */
+public final class HboneClient implements AutoCloseable {
+
+    private final HboneClientConfig config;
+    private final Function<SpiffeId, TlsContextHolder> credentials;
+    private final HboneMetrics metrics;
+    private final Transport transport;
+    private final EventLoopGroup group;
+    private final boolean ownsGroup;
+    private final ConnectionPool pool;
+
+    private HboneClient(HboneClientConfig config, Function<SpiffeId, TlsContextHolder> credentials,
+                        HboneMetrics metrics, Transport transport, EventLoopGroup group, boolean ownsGroup) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.credentials = Objects.requireNonNull(credentials, "credentials");
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.transport = transport;
+        this.group = group;
+        this.ownsGroup = ownsGroup;
+        this.pool = new ConnectionPool(config.maxStreamsPerConnection(), config.idleTimeout(), this::connect);
+    }
+
+    /**
+     * A client on its own event loops (one per core).
+     *
+     * @param credentials the client TLS material of each source identity (a pool key's source)
+     */
+    public static HboneClient create(HboneClientConfig config, Function<SpiffeId, TlsContextHolder> credentials,
+                                     HboneMetrics metrics) {
+        Transport transport = Transport.select();
+        return new HboneClient(config, credentials, metrics, transport,
+                transport.newEventLoopGroup(0, "hbone-client"), true);
+    }
+
+    /** A client on a shared group; {@code transport} must match the group. */
+    public static HboneClient create(HboneClientConfig config, Function<SpiffeId, TlsContextHolder> credentials,
+                                     HboneMetrics metrics, Transport transport, EventLoopGroup group) {
+        return new HboneClient(config, credentials, metrics, transport, group, false);
+    }
+
+    /** One identity for every key: the debug tool and tests. */
+    public static Function<SpiffeId, TlsContextHolder> single(TlsContextHolder tls) {
+        return source -> source.equals(tls.certificate().identity()) ? tls : null;
+    }
+
+    /**
+     * Opens a tunnel to {@code request.target()} through a connection of {@code key}. Fails with
+     * {@link HboneTunnelException} (its status is the server's answer, 0 if none came).
+     */
+    public CompletableFuture<HboneStream> open(PoolKey key, TunnelRequest request) {
+        CompletableFuture<HboneStream> result = new CompletableFuture<>();
+        pool.acquire(key).whenComplete((connection, e) -> {
+            if (e != null) {
+                result.completeExceptionally(e instanceof HboneTunnelException ? e
+                        : new HboneTunnelException("no connection to " + key.destination(), e));
+            } else {
+                openStream(connection, request, result);
+            }
+        });
+        return result;
+    }
+
+    /** Opens a tunnel and relays {@code downstream} over it; closes {@code downstream} on failure. */
+    public CompletableFuture<HboneStream> tunnel(PoolKey key, TunnelRequest request, DuplexChannel downstream) {
+        return open(key, request).whenComplete((stream, e) -> {
+            if (e != null) {
+                downstream.close();
+            } else {
+                stream.bridge(downstream, metrics);
+            }
+        });
+    }
+
+    private void openStream(PooledConnection connection, TunnelRequest request,
+                            CompletableFuture<HboneStream> result) {
+        String target = TunnelRequest.hostPort(request.target());
+        Channel parent = connection.channel;
+        new Http2StreamChannelBootstrap(parent)
+                .option(ChannelOption.AUTO_READ, false)
+                .handler(new ResponseHandler(result, metrics, target))
+                .open()
+                .addListener(f -> {
+                    if (!f.isSuccess()) {
+                        pool.release(connection);
+                        result.completeExceptionally(new HboneTunnelException("cannot open a stream to "
+                                + connection.key.destination(), f.cause()));
+                        return;
+                    }
+                    Http2StreamChannel stream = (Http2StreamChannel) f.getNow();
+                    stream.closeFuture().addListener(c -> pool.release(connection));
+                    stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers(request, target), false))
+                            .addListener(w -> {
+                                if (!w.isSuccess()) {
+                                    result.completeExceptionally(new HboneTunnelException(
+                                            "CONNECT " + target + " not sent", w.cause()));
+                                    stream.close();
+                                }
+                            });
+                    stream.read();
+                });
+    }
+
+    static Http2Headers headers(TunnelRequest request, String target) {
+        Http2Headers h = new DefaultHttp2Headers().method("CONNECT").authority(target);
+        if (request.forwardedFor() != null) {
+            String forwarded = "for=\"" + TunnelRequest.hostPort(request.forwardedFor()) + "\"";
+            if (request.forwardedHost() != null) {
+                forwarded += ";host=" + request.forwardedHost();
+            }
+            h.set("forwarded", forwarded);
+        }
+        h.set("traceparent", request.traceparent() != null ? request.traceparent() : newTraceparent());
+        if (request.baggage() != null && !request.baggage().isEmpty()) {
+            h.set("baggage", request.baggage());
+        }
+        return h;
+    }
+
+    /** W3C trace context: version 00, random trace and span ids, sampled. */
+    static String newTraceparent() {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        HexFormat hex = HexFormat.of();
+        long hi;
+        long lo;
+        do {
+            hi = r.nextLong();
+            lo = r.nextLong();
+        } while (hi == 0 && lo == 0);
+        long span;
+        do {
+            span = r.nextLong();
+        } while (span == 0);
+        return "00-" + hex.toHexDigits(hi) + hex.toHexDigits(lo) + "-" + hex.toHexDigits(span) + "-01";
+    }
+
+    private void connect(PooledConnection c) {
+        PoolKey key = c.key;
+        TlsContextHolder tls;
+        try {
+            tls = credentials.apply(key.source());
+        } catch (RuntimeException e) {
+            tls = null;
+        }
+        if (tls == null) {
+            pool.failed(c, new HboneTunnelException(0, "no certificate for source identity " + key.source()));
+            return;
+        }
+        TlsContextHolder material = tls;
+        Bootstrap bootstrap = new Bootstrap()
+                .group(group)
+                .channel(transport.socketChannel())
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) config.connectTimeout().toMillis())
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        c.channel = ch;
+                        SslHandler ssl = material.newHandler(ch.alloc());
+                        ssl.setHandshakeTimeoutMillis(config.handshakeTimeout().toMillis());
+                        ch.pipeline().addLast(ClientPipeline.TLS, ssl);
+                        ch.pipeline().addLast(ClientPipeline.HANDSHAKE,
+                                new ClientHandshakeHandler(c, pool, metrics, config));
+                    }
+                });
+        if (key.sourceIp() != null) {
+            bootstrap.localAddress(new InetSocketAddress(key.sourceIp(), 0));
+        }
+        ChannelFuture connect = bootstrap.connect(key.destination());
+        connect.addListener((ChannelFuture f) -> {
+            if (!f.isSuccess()) {
+                pool.failed(c, new HboneTunnelException("cannot connect to " + key.destination(), f.cause()));
+            } else {
+                f.channel().closeFuture().addListener(closed -> pool.failed(c,
+                        new HboneTunnelException(0, "connection to " + key.destination() + " closed")));
+            }
+        });
+    }
+
+    /** Connections currently pooled (usable or still handshaking) for {@code key}. */
+    public int connections(PoolKey key) {
+        return pool.connections(key);
+    }
+
+    public int connections() {
+        return pool.connections();
+    }
+
+    public HboneMetrics metrics() {
+        return metrics;
+    }
+
+    public EventLoopGroup group() {
+        return group;
+    }
+
+    public Transport transport() {
+        return transport;
+    }
+
+    /** Closes every pooled connection (GOAWAY, open streams are reset) and owned event loops. */
+    @Override
+    public void close() {
+        List<PooledConnection> all = pool.close();
+        for (PooledConnection c : all) {
+            Channel ch = c.channel;
+            if (ch != null) {
+                ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+            }
+        }
+        if (ownsGroup) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+package dev.meshlite.hbone.server;
+
+import dev.meshlite.hbone.metrics.HboneMetrics;
+import dev.meshlite.hbone.tls.TlsContextHolder;
+import dev.meshlite.hbone.transport.Transport;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The HBONE server: terminates mutual TLS, accepts HTTP/2 CONNECT streams, authorizes each, dials
+ * the upstream and relays.
+ *
+ * <p>Shutdown is graceful: the listener closes first, then every connection gets a GOAWAY (so
+ * clients open no new streams here) and its open streams get until the drain deadline to finish;
+ * whatever is still open then is closed.
+ */
+public final class HboneServer implements AutoCloseable {
+
+    private final Channel listener;
+    private final EventLoopGroup group;
+    private final boolean ownsGroup;
+    private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    private final HboneMetrics metrics;
+    private final TlsContextHolder tls;
+
+    private HboneServer(HboneServerConfig config, TlsContextHolder tls, ConnectAuthorizer authorizer,
+                        HboneMetrics metrics, Transport transport, EventLoopGroup group, boolean ownsGroup)
+            throws InterruptedException {
+        if (!tls.isServer()) {
+            throw new IllegalArgumentException("tls: a client context (expected: TlsContextHolder.forServer)");
+        }
+        this.group = group;
+        this.ownsGroup = ownsGroup;
+        this.metrics = metrics;
+        this.tls = tls;
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(group)
+                .channel(transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        connections.add(ch);
+                        SslHandler ssl = tls.newHandler(ch.alloc());
+                        ssl.setHandshakeTimeoutMillis(config.handshakeTimeout().toMillis());
+                        ch.pipeline().addLast(ServerPipeline.TLS, ssl);
+                        ch.pipeline().addLast(ServerPipeline.HANDSHAKE, new ServerHandshakeHandler(metrics,
+                                peer -> new ChannelInitializer<Http2StreamChannel>() {
+                                    @Override
+                                    protected void initChannel(Http2StreamChannel stream) {
+                                        stream.config().setAutoRead(false);
+                                        stream.pipeline().addLast(new ConnectStreamHandler(peer, authorizer,
+                                                transport, config.dialTimeout(), metrics));
+                                    }
+                                },
+                                () -> {
+                                    metrics.connectionOpened();
+                                    ch.closeFuture().addListener(f -> metrics.connectionClosed());
+                                }));
+                    }
+                });
+        ChannelFuture bind = bootstrap.bind(config.listen()).sync();
+        this.listener = bind.channel();
+    }
+
+    /** Starts a server on its own event loops (one per core) of the selected transport. */
+    public static HboneServer start(HboneServerConfig config, TlsContextHolder tls, ConnectAuthorizer authorizer,
+                                    HboneMetrics metrics) throws InterruptedException {
+        Transport transport = Transport.select();
+        EventLoopGroup group = transport.newEventLoopGroup(0, "hbone-server");
+        try {
+            return new HboneServer(config, tls, authorizer, metrics, transport, group, true);
+        } catch (RuntimeException | InterruptedException e) {
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            throw e;
+        }
+    }
+
+    /** Starts a server on a shared group; {@code transport} must match the group. */
+    public static HboneServer start(HboneServerConfig config, TlsContextHolder tls, ConnectAuthorizer authorizer,
+                                    HboneMetrics metrics, Transport transport, EventLoopGroup group)
+            throws InterruptedException {
+        return new HboneServer(config, tls, authorizer, metrics, transport, group, false);
+    }
+
+    public InetSocketAddress localAddress() {
+        return (InetSocketAddress) listener.localAddress();
+    }
+
+    public HboneMetrics metrics() {
+        return metrics;
+    }
+
+    public TlsContextHolder tls() {
+        return tls;
+    }
+
+    /** Accepted TCP connections still open (including those still handshaking). */
+    public int openConnections() {
+        return connections.size();
+    }
+
+    /**
+     * Stops accepting, sends GOAWAY on every connection and lets open streams finish until
+     * {@code drain} has passed; completes once every connection is closed (and the server's own
+     * event loops, if it has them, are shut down).
+     */
+    public CompletableFuture<Void> shutdown(Duration drain) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        listener.close().addListener(closed -> {
+            List<CompletableFuture<Void>> closing = new ArrayList<>();
+            for (Channel ch : connections) {
+                CompletableFuture<Void> c = new CompletableFuture<>();
+                closing.add(c);
+                ch.closeFuture().addListener(f -> c.complete(null));
+                ch.eventLoop().execute(() -> {
+                    Http2ConnectionHandler h2 = ch.pipeline().get(Http2ConnectionHandler.class);
+                    if (h2 != null) {
+                        // close() on the codec sends GOAWAY(last stream id, NO_ERROR) and waits for the
+                        // active streams up to this timeout.
+                        h2.gracefulShutdownTimeoutMillis(drain.toMillis());
+                    }
+                    ch.close();
+                });
+            }
+            CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> {
+                if (ownsGroup) {
+                    group.shutdownGracefully(0, 1, TimeUnit.SECONDS)
+                            .addListener(f -> done.complete(null));
+                } else {
+                    done.complete(null);
+                }
+            });
+        });
+        return done;
+    }
+
+    /** Shutdown with a 5 s drain, waiting for it. */
+    @Override
+    public void close() {
+        shutdown(Duration.ofSeconds(5)).join();
+    }
+}

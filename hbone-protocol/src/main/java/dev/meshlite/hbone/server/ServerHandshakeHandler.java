@@ -1,0 +1,79 @@
+package dev.meshlite.hbone.server;
+
+import dev.meshlite.hbone.HboneWire;
+import dev.meshlite.hbone.metrics.HandshakeFailures;
+import dev.meshlite.hbone.metrics.HboneMetrics;
+import dev.meshlite.hbone.tls.SessionCheck;
+import dev.meshlite.hbone.tls.SpiffeId;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import java.security.cert.X509Certificate;
+import java.util.function.Function;
+
+/** Waits for the TLS handshake, validates the session, then installs HTTP/2. */
+final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter {
+
+    private final HboneMetrics metrics;
+    private final Function<PeerContext, ChannelInitializer<Http2StreamChannel>> streams;
+    private final Runnable onEstablished;
+
+    /** The verified peer of one connection, shared by its streams. */
+    record PeerContext(SpiffeId id, X509Certificate certificate) {}
+
+    ServerHandshakeHandler(HboneMetrics metrics,
+                           Function<PeerContext, ChannelInitializer<Http2StreamChannel>> streams,
+                           Runnable onEstablished) {
+        this.metrics = metrics;
+        this.streams = streams;
+        this.onEstablished = onEstablished;
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (!(evt instanceof SslHandshakeCompletionEvent done)) {
+            ctx.fireUserEventTriggered(evt);
+            return;
+        }
+        if (!done.isSuccess()) {
+            metrics.handshakeFailed(HandshakeFailures.classify(done.cause()));
+            ctx.close();
+            return;
+        }
+        SslHandler tls = ctx.pipeline().get(SslHandler.class);
+        PeerContext peer;
+        try {
+            SpiffeId id = SessionCheck.verify(tls);
+            peer = new PeerContext(id, (X509Certificate) tls.engine().getSession().getPeerCertificates()[0]);
+        } catch (Exception e) {
+            metrics.handshakeFailed(HandshakeFailures.classify(e));
+            ctx.close();
+            return;
+        }
+        Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
+                .initialSettings(HboneWire.settings(true))
+                .validateHeaders(true)
+                .build();
+        ctx.pipeline().replace(this, ServerPipeline.H2, codec);
+        ctx.pipeline().addAfter(ServerPipeline.H2, ServerPipeline.MUX,
+                new Http2MultiplexHandler(streams.apply(peer)));
+        // The stream window comes with SETTINGS; the connection window only grows by WINDOW_UPDATE.
+        codec.connection().local().flowController().incrementWindowSize(
+                codec.connection().connectionStream(),
+                HboneWire.CONNECTION_WINDOW - io.netty.handler.codec.http2.Http2CodecUtil.DEFAULT_WINDOW_SIZE);
+        ctx.flush();
+        onEstablished.run();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // Handshake failures are counted from the completion event; this only closes.
+        ctx.close();
+    }
+}

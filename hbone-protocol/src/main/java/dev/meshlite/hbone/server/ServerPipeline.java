@@ -1,0 +1,22 @@
+package dev.meshlite.hbone.server;
+
+/**
+ * Handler names of an accepted HBONE connection, in pipeline order:
+ *
+ * <ol>
+ *   <li>{@link #TLS}: the SslHandler of the material current at accept time;
+ *   <li>{@link #HANDSHAKE}: waits for the handshake, checks the session (TLS 1.3, AES-GCM, h2,
+ *       SPIFFE id), then replaces itself by the two below;
+ *   <li>{@link #H2}: Http2FrameCodec with the HBONE settings;
+ *   <li>{@link #MUX}: Http2MultiplexHandler; each stream gets a {@code ConnectStreamHandler}, which
+ *       is replaced by the relay once the tunnel is up.
+ * </ol>
+ */
+final class ServerPipeline {
+    static final String TLS = "tls";
+    static final String HANDSHAKE = "hbone-handshake";
+    static final String H2 = "h2";
+    static final String MUX = "h2-mux";
+
+    private ServerPipeline() {}
+}
