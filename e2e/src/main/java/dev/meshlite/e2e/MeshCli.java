@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
         description = "The local cluster: a small multi-node Kubernetes made of network namespaces.",
         subcommands = {MeshCli.ApiServerCommand.class, MeshCli.KubeletCommand.class, MeshCli.KubeProxyCommand.class,
                 ClusterCommands.Up.class, ClusterCommands.Down.class, ClusterCommands.Status.class,
-                ClusterCommands.Exec.class, ClusterCommands.Component.class, Demo.class})
+                ClusterCommands.Exec.class, ClusterCommands.Component.class, Demo.class, AotTraining.class})
 public final class MeshCli implements Callable<Integer> {
 
     public static void main(String[] args) {
@@ -135,8 +135,7 @@ public final class MeshCli implements Callable<Integer> {
         return new KubernetesClientBuilder().withConfig(config).build();
     }
 
-    /** The repository root: {@code MESH_HOME}, set by ./mesh, else the working directory. */
     static Path meshHome() {
-        return Path.of(System.getenv().getOrDefault("MESH_HOME", ".")).toAbsolutePath().normalize();
+        return Layout.meshHome();
     }
 }

@@ -81,4 +81,28 @@ public final class Layout {
         }
         return Integer.parseInt(node.substring("node-".length()));
     }
+
+    /** The repository root: {@code MESH_HOME} (set by ./mesh and by the test runs), else the working directory. */
+    public static Path meshHome() {
+        return Path.of(System.getenv().getOrDefault("MESH_HOME", ".")).toAbsolutePath().normalize();
+    }
+
+    /**
+     * The classpath components run with: the packaged e2e jar and its libraries when they exist
+     * (what the AOT cache was trained on), else this JVM's own.
+     */
+    public static String runtimeClasspath() {
+        Path target = meshHome().resolve("e2e/target");
+        Path jar = target.resolve("e2e-0.1.0-SNAPSHOT.jar");
+        return java.nio.file.Files.exists(jar)
+                ? jar + ":" + target.resolve("lib") + "/*"
+                : System.getProperty("java.class.path");
+    }
+
+    /** The AOT cache the build trains for the components, when the packaged classpath is in use. */
+    public static java.util.Optional<Path> aotCache() {
+        Path target = meshHome().resolve("e2e/target");
+        return java.nio.file.Files.exists(target.resolve("e2e-0.1.0-SNAPSHOT.jar"))
+                ? java.util.Optional.of(target.resolve("mesh.aot")) : java.util.Optional.empty();
+    }
 }

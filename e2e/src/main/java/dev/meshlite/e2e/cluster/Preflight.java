@@ -27,12 +27,16 @@ public final class Preflight {
 
     /** Returns one line per problem; empty when the machine can run the cluster. */
     public static List<String> problems() {
+        return problems(isRoot(), t -> Files.isExecutable(Path.of(t)) || onPath(Path.of(t).getFileName().toString()));
+    }
+
+    static List<String> problems(boolean root, java.util.function.Predicate<String> toolExists) {
         List<String> problems = new ArrayList<>();
-        if (!isRoot()) {
+        if (!root) {
             problems.add("not root: the local cluster creates network namespaces and iptables rules; run as root (sudo ./mesh ...)");
         }
         for (Tool t : TOOLS) {
-            if (!Files.isExecutable(Path.of(t.path())) && !onPath(Path.of(t.path()).getFileName().toString())) {
+            if (!toolExists.test(t.path())) {
                 problems.add("missing " + t.path() + ": apt-get install -y " + t.pkg());
             }
         }

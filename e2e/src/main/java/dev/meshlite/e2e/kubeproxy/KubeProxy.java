@@ -97,7 +97,11 @@ public final class KubeProxy implements AutoCloseable {
             List<NatRules.ServicePort> ports = servicePorts(services.getStore().list(), slices.getStore().list());
             Set<String> existing = Arrays.stream(Sh.run("iptables", "-t", "nat", "-S").split("\n"))
                     .filter(l -> l.startsWith("-N MESH-")).map(l -> l.substring(3).strip()).collect(Collectors.toSet());
-            String rules = NatRules.build(ports, existing, podCidr);
+            // Without br_netfilter, replies between pods on one bridge bypass the node's conntrack:
+            // then same-bridge Service traffic must be masqueraded to come back through the node.
+            boolean bridgeNetfilter = java.nio.file.Files.exists(
+                    java.nio.file.Path.of("/proc/sys/net/bridge/bridge-nf-call-iptables"));
+            String rules = NatRules.build(ports, existing, bridgeNetfilter ? null : podCidr);
             if (rules.equals(applied)) {
                 return;
             }
@@ -116,7 +120,7 @@ public final class KubeProxy implements AutoCloseable {
     }
 
     /** Joins Services with their EndpointSlices: ready endpoints only, target port by port name. */
-    static List<NatRules.ServicePort> servicePorts(List<Service> services, List<EndpointSlice> slices) {
+    public static List<NatRules.ServicePort> servicePorts(List<Service> services, List<EndpointSlice> slices) {
         List<NatRules.ServicePort> out = new ArrayList<>();
         for (Service svc : services) {
             String ns = svc.getMetadata().getNamespace();

@@ -40,8 +40,9 @@ public final class NatRules {
 
     /**
      * @param existingChains the MESH-* chains the nat table has now (from {@code iptables -t nat -S})
-     * @param podCidr the node's pod CIDR: DNATed traffic from it back into it is masqueraded, so
-     *     that an endpoint on the same bridge answers through the node (where the DNAT is undone)
+     * @param podCidr when not null, DNATed traffic from this pod CIDR back into it is masqueraded,
+     *     so an endpoint on the same bridge answers through the node, where the DNAT is undone
+     *     (needed only where bridged traffic does not pass the node's iptables)
      */
     public static String build(List<ServicePort> ports, Set<String> existingChains, String podCidr) {
         List<String> declare = new ArrayList<>(List.of(SERVICES_CHAIN, POSTROUTING_CHAIN));

@@ -115,7 +115,7 @@ class ConnectResponseIT {
     void malformedConnectsAre400() throws Exception {
         var cert = bed.ca.issue(bed.clientId);
         String[] bogus = {"echo.local:80", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:-1",
-                "[::1:80", "1.2.3:80", "127.0.0.1:80x", ""};
+                "[::1:80", "1.2.3:80", "127.0.0.1:80x", "[::1]:99999"};
         try (RawH2Connection c = RawH2Connection.connect(bed.server.localAddress(), cert.leaf(), cert.privateKey())) {
             c.preface();
             int stream = 1;
