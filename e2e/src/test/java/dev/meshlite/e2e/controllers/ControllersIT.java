@@ -63,7 +63,7 @@ class ControllersIT {
                 .withNewSpec().withReplicas(2).withNewSelector().addToMatchLabels("app", "echo").endSelector()
                 .withNewTemplate().withNewMetadata().addToLabels("app", "echo").endMetadata()
                 .withNewSpec().addNewContainer().withName("c").withImage(image).endContainer().endSpec()
-                .endTemplate().endSpec().build()).createOr(d -> d.update());
+                .endTemplate().endSpec().build()).create();
     }
 
     private List<Pod> pods() {
@@ -125,7 +125,10 @@ class ControllersIT {
         String firstHash = pods().get(0).getMetadata().getLabels().get("pod-template-hash");
         pods().forEach(p -> markReady(p, "10.244.1.9"));
 
-        deploy("sample/http-echo");
+        client.apps().deployments().inNamespace("default").withName("echo").edit(d -> {
+            d.getSpec().getTemplate().getSpec().getContainers().get(0).setImage("sample/http-echo");
+            return d;
+        });
         Await.until(BOUND, "2 ready pods of a new template", () -> {
             List<Pod> fresh = pods().stream()
                     .filter(p -> !firstHash.equals(p.getMetadata().getLabels().get("pod-template-hash"))).toList();
