@@ -72,10 +72,14 @@ class ControllersIT {
 
     /** What a kubelet would report for a running, ready pod. */
     private void markReady(Pod p, String ip) {
-        client.pods().inNamespace("default").withName(p.getMetadata().getName()).editStatus(x -> {
-            x.setStatus(new PodStatusBuilder().withPhase("Running").withPodIP(ip)
-                    .addNewCondition().withType("Ready").withStatus("True").endCondition().build());
-            return x;
+        Await.until(BOUND, "status of " + p.getMetadata().getName() + " written", () -> {
+            // a controller may write the pod at the same moment: a 409 is retried, as a kubelet would
+            client.pods().inNamespace("default").withName(p.getMetadata().getName()).editStatus(x -> {
+                x.setStatus(new PodStatusBuilder().withPhase("Running").withPodIP(ip)
+                        .addNewCondition().withType("Ready").withStatus("True").endCondition().build());
+                return x;
+            });
+            return true;
         });
     }
 

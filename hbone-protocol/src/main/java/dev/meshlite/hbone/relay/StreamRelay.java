@@ -107,7 +107,6 @@ public final class StreamRelay {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (msg instanceof Http2DataFrame data) {
-                System.err.println("DBG stream data " + data + " " + ctx.channel());
                 ByteBuf content = data.content();
                 int n = content.readableBytes();
                 if (n > 0) {
@@ -199,7 +198,6 @@ public final class StreamRelay {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (msg instanceof ByteBuf buf) {
-                System.err.println("DBG socket read " + buf.readableBytes() + " " + ctx.channel());
                 int n = buf.readableBytes();
                 if (n == 0) {
                     buf.release();
@@ -214,7 +212,6 @@ public final class StreamRelay {
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
-            System.err.println("DBG socket readComplete shut=" + inputShutdown + " w=" + stream.isWritable() + " " + ctx.channel());
             stream.flush();
             if (!inputShutdown && stream.isWritable()) {
                 ctx.read();
@@ -231,7 +228,6 @@ public final class StreamRelay {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            System.err.println("DBG socket event " + evt + " " + ctx.channel());
             if (evt instanceof ChannelInputShutdownEvent && !inputShutdown) {
                 inputShutdown = true;
                 stream.writeAndFlush(new DefaultHttp2DataFrame(true));
