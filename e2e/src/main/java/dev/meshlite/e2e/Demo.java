@@ -62,17 +62,22 @@ final class Demo implements Callable<Integer> {
             say("Deploy the sample shop",
                     "namespace shop: a backend (sample/http-echo, 2 replicas, spread over both nodes); namespace legacy: a client");
             try (InputStream yaml = Demo.class.getResourceAsStream("/demo/shop.yaml")) {
-                client.load(yaml).serverSideApply();
-            } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
-                try (InputStream yaml = Demo.class.getResourceAsStream("/demo/shop.yaml")) {
-                    client.load(yaml).createOrReplace();
+                for (var item : client.load(yaml).items()) {
+                    if (client.resource(item).get() == null) {
+                        client.resource(item).create();
+                    }
                 }
             }
             waitReady(client, "shop", "app", "backend", 2);
             waitReady(client, "legacy", "app", "client", 1);
+            Set<String> nodes = new HashSet<>();
             for (Pod p : client.pods().inNamespace("shop").withLabel("app", "backend").list().getItems()) {
                 System.out.printf("   %s on %s at %s%n", p.getMetadata().getName(), p.getSpec().getNodeName(),
                         p.getStatus().getPodIP());
+                nodes.add(p.getSpec().getNodeName());
+            }
+            if (nodes.size() < 2) {
+                throw new DemoFailure("expected the backend's replicas on two nodes, got " + nodes);
             }
 
             say("Call the backend by its Service name from the legacy client",

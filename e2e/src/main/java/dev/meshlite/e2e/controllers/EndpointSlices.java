@@ -79,7 +79,14 @@ final class EndpointSlices {
                     .filter(e -> ns.equals(e.getMetadata().getNamespace()) && name.equals(e.getMetadata().getName()))
                     .findFirst();
             if (existing.isEmpty()) {
-                client.discovery().v1().endpointSlices().inNamespace(ns).resource(desired).create();
+                try {
+                    client.discovery().v1().endpointSlices().inNamespace(ns).resource(desired).create();
+                } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+                    if (e.getCode() != 409) {
+                        throw e;
+                    }
+                    // made by an earlier pass the cache has not shown yet; the next pass updates it
+                }
             } else if (!Objects.equals(existing.get().getEndpoints(), endpoints)
                     || !Objects.equals(existing.get().getPorts(), ports)) {
                 client.discovery().v1().endpointSlices().inNamespace(ns).withName(name).edit(e -> {

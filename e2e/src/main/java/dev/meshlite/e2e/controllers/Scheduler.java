@@ -12,8 +12,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Binds unscheduled pods to the ready node with the fewest pods (ties by name), honouring a
- * {@code nodeSelector} on {@code kubernetes.io/hostname}. One scheduler for the cluster rather
+ * Binds unscheduled pods to a ready node: the one with the fewest pods of the same owner (so a
+ * ReplicaSet's replicas spread over nodes, as the default topology spread does), then the fewest
+ * pods, then by name; honouring a {@code nodeSelector} on {@code kubernetes.io/hostname}. One scheduler for the cluster rather
  * than each kubelet binding for itself: a single view of the spread, and no two nodes racing for
  * the same pod.
  */
@@ -36,12 +37,14 @@ final class Scheduler {
             return;
         }
         Map<String, Integer> load = new HashMap<>();
+        Map<String, Integer> siblings = new HashMap<>(); // owner uid + "@" + node -> pods
         ready.forEach(n -> load.put(n.getMetadata().getName(), 0));
         for (Pod p : s.pods()) {
             String node = Optional.ofNullable(p.getSpec().getNodeName()).filter(n -> !n.isEmpty())
                     .orElse(expectations.boundTo(p.getMetadata().getUid()));
             if (node != null) {
                 load.computeIfPresent(node, (k, v) -> v + 1);
+                siblings.merge(owner(p) + "@" + node, 1, Integer::sum);
             }
         }
         for (Pod p : s.pods()) {
@@ -53,7 +56,8 @@ final class Scheduler {
             Optional<String> choice = ready.stream().map(n -> n.getMetadata().getName())
                     .filter(n -> selector == null || !selector.containsKey("kubernetes.io/hostname")
                             || selector.get("kubernetes.io/hostname").equals(n))
-                    .min(Comparator.comparingInt(load::get));
+                    .min(Comparator.comparingInt((String n) -> siblings.getOrDefault(owner(p) + "@" + n, 0))
+                            .thenComparingInt(load::get));
             if (choice.isEmpty()) {
                 continue;
             }
@@ -65,8 +69,14 @@ final class Scheduler {
                     });
             expectations.bound(p.getMetadata().getUid(), node);
             load.merge(node, 1, Integer::sum);
+            siblings.merge(owner(p) + "@" + node, 1, Integer::sum);
             LOG.info("bound {}/{} to {}", p.getMetadata().getNamespace(), p.getMetadata().getName(), node);
         }
+    }
+
+    private static String owner(Pod p) {
+        var refs = p.getMetadata().getOwnerReferences();
+        return refs == null || refs.isEmpty() ? "pod:" + p.getMetadata().getUid() : refs.get(0).getUid();
     }
 
     private static boolean isReady(Node n) {

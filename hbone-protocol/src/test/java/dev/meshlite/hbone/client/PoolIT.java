@@ -1,0 +1,119 @@
+package dev.meshlite.hbone.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.meshlite.hbone.metrics.HboneMetrics.HandshakeFailure;
+import dev.meshlite.hbone.testing.Await;
+import dev.meshlite.hbone.testing.EchoUpstream;
+import dev.meshlite.hbone.testing.HboneTestbed;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(180)
+class PoolIT {
+
+    @Test
+    void thousandConcurrentStreamsUseCeilThousandOverHundredConnections() throws Exception {
+        try (HboneTestbed bed = new HboneTestbed(); EchoUpstream echo = new EchoUpstream()) {
+            LocalForwarder f = bed.forwarder(echo.address());
+            int n = 1000;
+            List<Socket> sockets = new ArrayList<>();
+            try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+                List<CompletableFuture<Socket>> opening = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    int id = i;
+                    opening.add(CompletableFuture.supplyAsync(() -> {
+                        try {
+                            Socket s = new Socket(f.localAddress().getAddress(), f.localAddress().getPort());
+                            byte[] msg = ("hello " + id + "\n").getBytes();
+                            s.getOutputStream().write(msg);
+                            byte[] back = s.getInputStream().readNBytes(msg.length);
+                            assertEquals(new String(msg), new String(back));
+                            return s;
+                        } catch (Exception e) {
+                            throw new IllegalStateException(e);
+                        }
+                    }, pool));
+                }
+                for (CompletableFuture<Socket> o : opening) {
+                    sockets.add(o.get(120, TimeUnit.SECONDS));
+                }
+            }
+            // All 1000 tunnels are open at this moment (each echoed and none is closed).
+            assertEquals(n, bed.serverMetrics.snapshot().activeStreams());
+            assertEquals(10, bed.client.connections(bed.key()), "ceil(1000 / 100) connections");
+            assertEquals(10, bed.serverMetrics.snapshot().connectionsOpened());
+            for (Socket s : sockets) {
+                s.shutdownOutput();
+            }
+            for (Socket s : sockets) {
+                assertEquals(-1, s.getInputStream().read());
+                s.close();
+            }
+            Await.until(() -> bed.serverMetrics.snapshot().activeStreams() == 0,
+                    () -> "streams still open: " + bed.serverMetrics.snapshot());
+        }
+    }
+
+    @Test
+    void concurrentOpensForOneKeyShareOneHandshake() throws Exception {
+        try (HboneTestbed bed = new HboneTestbed(); EchoUpstream echo = new EchoUpstream()) {
+            List<CompletableFuture<HboneStream>> opens = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                opens.add(bed.client.open(bed.key(), TunnelRequest.to(echo.address())));
+            }
+            for (CompletableFuture<HboneStream> o : opens) {
+                o.get(30, TimeUnit.SECONDS).close();
+            }
+            assertEquals(1, bed.serverMetrics.snapshot().connectionsOpened());
+        }
+    }
+
+    @Test
+    void idleConnectionsAreClosed() throws Exception {
+        var config = dev.meshlite.hbone.client.HboneClientConfig.defaults().withIdleTimeout(Duration.ofMillis(200));
+        try (HboneTestbed bed = new HboneTestbed(config); EchoUpstream echo = new EchoUpstream()) {
+            bed.client.open(bed.key(), TunnelRequest.to(echo.address())).get(30, TimeUnit.SECONDS).close();
+            Await.until(() -> bed.client.connections() == 0 && bed.server.openConnections() == 0,
+                    () -> "idle connection still open: client " + bed.client.connections());
+        }
+    }
+
+    @Test
+    void aDeadConnectionLeavesThePoolAtOnce() throws Exception {
+        try (HboneTestbed bed = new HboneTestbed(); EchoUpstream echo = new EchoUpstream()) {
+            HboneStream s = bed.client.open(bed.key(), TunnelRequest.to(echo.address())).get(30, TimeUnit.SECONDS);
+            assertEquals(1, bed.client.connections());
+            s.channel().parent().close(); // the connection dies (as if the peer vanished)
+            Await.until(() -> bed.client.connections() == 0, () -> "dead connection still pooled");
+            // The next open makes a fresh connection.
+            bed.client.open(bed.key(), TunnelRequest.to(echo.address())).get(30, TimeUnit.SECONDS).close();
+            assertEquals(2, bed.serverMetrics.snapshot().connectionsOpened());
+        }
+    }
+
+    @Test
+    void aServerWithAnUnexpectedIdentityIsRefused() throws Exception {
+        try (HboneTestbed bed = new HboneTestbed(); EchoUpstream echo = new EchoUpstream()) {
+            var key = bed.key(Set.of(bed.ca.id("ns-b", "someone-else")));
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> bed.client.open(key, TunnelRequest.to(echo.address())).get(30, TimeUnit.SECONDS));
+            assertInstanceOf(HboneTunnelException.class, e.getCause());
+            assertEquals(1, bed.clientMetrics.snapshot().handshakeFailures(HandshakeFailure.IDENTITY_REJECTED));
+            assertEquals(0, bed.requests.size(), "no CONNECT may be sent to an unverified server");
+            assertEquals(0, bed.client.connections());
+        }
+    }
+}
