@@ -85,6 +85,14 @@ final class ApiDispatcher extends Dispatcher {
             if (path.equals("/healthz") || path.equals("/readyz") || path.equals("/livez")) {
                 return new MockResponse().setResponseCode(200).setBody("ok");
             }
+            if (TableView.wanted(request.getHeader("Accept")) && !request.getPath().contains("watch=")) {
+                MockResponse plain = crud.dispatch(request);
+                if (plain.code() != 200) {
+                    return plain;
+                }
+                return json(200, TableView.of(JSON.readTree(plain.getBody().readUtf8()), kindOf(path),
+                        java.time.Instant.now()));
+            }
         }
         if ("PATCH".equals(method) && isMergePatch(request.getHeader("Content-Type"))) {
             return mergePatch(request, path);
@@ -202,6 +210,23 @@ final class ApiDispatcher extends Dispatcher {
                 LOG.info("serving custom resource {}/{} {}", group, version, plural);
             }
         }
+    }
+
+    /** The kind a resource path names ({@code /api/v1/namespaces/x/pods[/name]} is Pod), or empty. */
+    private String kindOf(String path) {
+        String[] parts = path.split("/");
+        boolean core = path.startsWith("/api/");
+        int base = core ? 3 : 4; // past "", "api", "v1"  or  "", "apis", group, version
+        if (parts.length <= base) {
+            return "";
+        }
+        String group = core ? "" : parts[2];
+        String version = core ? parts[2] : parts[3];
+        int i = base;
+        if (parts.length > i + 1 && parts[i].equals("namespaces") && parts.length > i + 2) {
+            i += 2;
+        }
+        return resources.find(group, version, parts[i]).map(ApiResource::kind).orElse("");
     }
 
     private static boolean isMergePatch(String contentType) {

@@ -87,7 +87,31 @@ final class ApiStore implements AutoCloseable {
             }
         }
         Uids.continueAfterRestore();
+        keepCreationTimestamps(objects);
         return restored;
+    }
+
+    /**
+     * A create stamps the current time; a restored object keeps the time it was first created
+     * (kubectl's AGE, and anything ordering by creation). The store's keys do not include the
+     * timestamp, so the stored documents are amended in place.
+     */
+    private void keepCreationTimestamps(List<JsonNode> saved) throws IOException {
+        java.util.Map<String, String> created = new java.util.HashMap<>();
+        for (JsonNode o : saved) {
+            String ts = o.path("metadata").path("creationTimestamp").asText("");
+            if (!ts.isEmpty()) {
+                created.put(o.path("metadata").path("uid").asText(), ts);
+            }
+        }
+        for (var entry : crud.getMap().entrySet()) {
+            JsonNode stored = JSON.readTree(entry.getValue());
+            String ts = created.get(stored.path("metadata").path("uid").asText());
+            if (ts != null && stored.path("metadata").isObject()) {
+                ((com.fasterxml.jackson.databind.node.ObjectNode) stored.get("metadata")).put("creationTimestamp", ts);
+                entry.setValue(stored.toString());
+            }
+        }
     }
 
     private static int restoreOrder(JsonNode object) {

@@ -112,14 +112,22 @@ class ApiServerIT {
     @Test
     void aRestartKeepsEveryObjectWithItsUid() throws Exception {
         String uid;
+        String created;
         try (ApiServer server = start(); KubernetesClient client = client()) {
-            uid = client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("kept").endMetadata().build())
-                    .create().getMetadata().getUid();
+            var ns = client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("kept").endMetadata().build())
+                    .create();
+            uid = ns.getMetadata().getUid();
+            created = ns.getMetadata().getCreationTimestamp();
+            java.time.Instant later = java.time.Instant.parse(created).plusSeconds(1);
+            while (java.time.Instant.now().isBefore(later)) {
+                Thread.onSpinWait(); // the timestamp has whole seconds: make a restore's "now" differ
+            }
         }
         try (ApiServer server = start(); KubernetesClient client = client()) {
             var ns = client.namespaces().withName("kept").get();
             assertNotNull(ns, "namespace lost across a restart");
             assertEquals(uid, ns.getMetadata().getUid());
+            assertEquals(created, ns.getMetadata().getCreationTimestamp());
             String fresh = client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("new").endMetadata().build())
                     .create().getMetadata().getUid();
             assertFalse(fresh.equals(uid), "a new object reused a restored uid");
