@@ -5,6 +5,7 @@ import dev.meshlite.e2e.cluster.ClusterUp;
 import dev.meshlite.e2e.cluster.Components;
 import dev.meshlite.e2e.cluster.Layout;
 import dev.meshlite.e2e.cluster.Preflight;
+import dev.meshlite.e2e.cluster.Readiness;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -128,20 +129,13 @@ final class ClusterCommands {
                     for (Node n : client.nodes().list().getItems()) {
                         String ip = n.getStatus() == null || n.getStatus().getAddresses() == null ? "" : n.getStatus().getAddresses().stream()
                                 .filter(a -> "InternalIP".equals(a.getType())).map(a -> a.getAddress()).findFirst().orElse("");
-                        System.out.printf("%-10s %-8s %-16s %-16s %d%n", n.getMetadata().getName(), ClusterUpReady.ready(n),
+                        System.out.printf("%-10s %-8s %-16s %-16s %d%n", n.getMetadata().getName(), Readiness.ready(n) ? "True" : "False",
                                 ip, n.getSpec().getPodCIDR(), perNode.getOrDefault(n.getMetadata().getName(), 0L));
                     }
                 }
             }
             System.out.println("\nkubeconfig: " + Layout.kubeconfig());
             return allUp ? 0 : 1;
-        }
-    }
-
-    static final class ClusterUpReady {
-        static String ready(Node n) {
-            return n.getStatus() != null && n.getStatus().getConditions() != null && n.getStatus().getConditions().stream()
-                    .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus())) ? "True" : "False";
         }
     }
 

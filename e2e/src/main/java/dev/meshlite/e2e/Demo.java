@@ -2,6 +2,7 @@ package dev.meshlite.e2e;
 
 import dev.meshlite.e2e.cluster.ClusterUp;
 import dev.meshlite.e2e.cluster.Layout;
+import dev.meshlite.e2e.cluster.Readiness;
 import dev.meshlite.e2e.cluster.Sh;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -110,9 +111,7 @@ final class Demo implements Callable<Integer> {
         Instant deadline = Instant.now().plusSeconds(60);
         while (true) {
             List<Pod> pods = new ArrayList<>(client.pods().inNamespace(ns).withLabel(key, value).list().getItems());
-            long ready = pods.stream().filter(p -> p.getStatus() != null && p.getStatus().getConditions() != null
-                    && p.getStatus().getConditions().stream().anyMatch(c -> "Ready".equals(c.getType())
-                    && "True".equals(c.getStatus()))).count();
+            long ready = pods.stream().filter(Readiness::ready).count();
             if (ready >= count) {
                 return;
             }

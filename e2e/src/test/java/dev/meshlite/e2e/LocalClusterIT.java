@@ -158,8 +158,7 @@ class LocalClusterIT {
     }
 
     static boolean isReady(Pod p) {
-        return p.getStatus() != null && p.getStatus().getConditions() != null && p.getStatus().getConditions().stream()
-                .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+        return dev.meshlite.e2e.cluster.Readiness.ready(p);
     }
 
     static String netnsOf(String pod) {
@@ -267,7 +266,12 @@ class LocalClusterIT {
     @Test
     @Order(8)
     void notRootIsOneLineAndNonZero() throws Exception {
-        Run r = run(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HOME.resolve("mesh").toString(), "up"));
+        // A copy of ./mesh where any user can run it, wherever the checkout lives.
+        Path dir = Files.createTempDirectory("mesh-nonroot");
+        Path script = Files.copy(HOME.resolve("mesh"), dir.resolve("mesh"));
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Run r = run(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", script.toString(), "up"));
         assertNotEquals(0, r.exit());
         assertEquals(1, r.out().strip().lines().count(), r.out());
         assertTrue(r.out().contains("not root"), r.out());

@@ -1,6 +1,5 @@
 package dev.meshlite.e2e.cluster;
 
-import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -35,7 +34,6 @@ public final class ClusterUp {
         Files.createDirectories(Layout.stateDir());
         Files.createDirectories(Layout.logDir());
         Files.createDirectories(Layout.dnsDir());
-        Files.createDirectories(Layout.cacheDir().resolve("cds"));
         Files.writeString(Layout.stateDir().resolve("cluster"), "nodes=" + nodes + "\nstarted=" + start + "\n");
 
         underlay();
@@ -157,7 +155,7 @@ public final class ClusterUp {
         Config config = Config.fromKubeconfig(Files.readString(Layout.kubeconfig()));
         try (KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build()) {
             while (true) {
-                long ready = client.nodes().list().getItems().stream().filter(ClusterUp::isReady).count();
+                long ready = client.nodes().list().getItems().stream().filter(Readiness::ready).count();
                 if (ready >= nodes) {
                     return;
                 }
@@ -175,11 +173,6 @@ public final class ClusterUp {
         }
     }
 
-    static boolean isReady(Node node) {
-        return node.getStatus() != null && node.getStatus().getConditions() != null
-                && node.getStatus().getConditions().stream()
-                .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
-    }
 
     private static void inNode(String ns, String... argv) {
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns));

@@ -26,11 +26,6 @@ public final class Layout {
         return Path.of(System.getenv().getOrDefault("MESH_STATE_DIR", "/run/mesh"));
     }
 
-    /** Caches that may outlive a cluster (class-data archives). */
-    public static Path cacheDir() {
-        return Path.of(System.getenv().getOrDefault("MESH_CACHE_DIR", "/var/lib/mesh"));
-    }
-
     public static Path apiDir() {
         return stateDir().resolve("apiserver");
     }

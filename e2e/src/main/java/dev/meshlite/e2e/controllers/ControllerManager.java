@@ -1,5 +1,7 @@
 package dev.meshlite.e2e.controllers;
 
+import dev.meshlite.e2e.cluster.OnAnyChange;
+import dev.meshlite.e2e.cluster.Readiness;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Node;
@@ -86,22 +88,7 @@ public final class ControllerManager implements AutoCloseable {
     }
 
     private <T> ResourceEventHandler<T> handler() {
-        return new ResourceEventHandler<>() {
-            @Override
-            public void onAdd(T o) {
-                request();
-            }
-
-            @Override
-            public void onUpdate(T a, T b) {
-                request();
-            }
-
-            @Override
-            public void onDelete(T o, boolean unknown) {
-                request();
-            }
-        };
+        return new OnAnyChange<>(this::request);
     }
 
     private void request() {
@@ -148,9 +135,7 @@ public final class ControllerManager implements AutoCloseable {
     }
 
     static boolean isReady(Pod p) {
-        return p.getStatus() != null && p.getStatus().getConditions() != null
-                && p.getStatus().getConditions().stream()
-                .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+        return Readiness.ready(p);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.meshlite.e2e.controllers;
 
+import dev.meshlite.e2e.cluster.Readiness;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -31,7 +32,7 @@ final class Scheduler {
     }
 
     void schedule(ControllerManager.Snapshot s) {
-        List<Node> ready = s.nodes().stream().filter(Scheduler::isReady)
+        List<Node> ready = s.nodes().stream().filter(Readiness::ready)
                 .sorted(Comparator.comparing(n -> n.getMetadata().getName())).toList();
         if (ready.isEmpty()) {
             return;
@@ -79,9 +80,4 @@ final class Scheduler {
         return refs == null || refs.isEmpty() ? "pod:" + p.getMetadata().getUid() : refs.get(0).getUid();
     }
 
-    private static boolean isReady(Node n) {
-        return n.getStatus() != null && n.getStatus().getConditions() != null
-                && n.getStatus().getConditions().stream()
-                .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
-    }
 }

@@ -1,11 +1,11 @@
 package dev.meshlite.e2e.kubeproxy;
 
+import dev.meshlite.e2e.cluster.OnAnyChange;
 import dev.meshlite.e2e.cluster.Sh;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServicePort;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -48,31 +48,10 @@ public final class KubeProxy implements AutoCloseable {
             ensureJump(hook, NatRules.SERVICES_CHAIN);
         }
         ensureJump("POSTROUTING", NatRules.POSTROUTING_CHAIN);
-        ResourceEventHandler<Object> onChange = new ResourceEventHandler<>() {
-            @Override
-            public void onAdd(Object o) {
-                requestSync();
-            }
-
-            @Override
-            public void onUpdate(Object a, Object b) {
-                requestSync();
-            }
-
-            @Override
-            public void onDelete(Object o, boolean unknown) {
-                requestSync();
-            }
-        };
-        services = client.services().inAnyNamespace().inform(cast(onChange), 60_000L);
-        slices = client.discovery().v1().endpointSlices().inAnyNamespace().inform(cast(onChange), 60_000L);
+        services = client.services().inAnyNamespace().inform(new OnAnyChange<>(this::requestSync), 60_000L);
+        slices = client.discovery().v1().endpointSlices().inAnyNamespace().inform(new OnAnyChange<>(this::requestSync), 60_000L);
         requestSync();
         LOG.info("kube-proxy-lite running");
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <T> ResourceEventHandler<T> cast(ResourceEventHandler<Object> h) {
-        return (ResourceEventHandler<T>) (ResourceEventHandler<?>) h;
     }
 
     private void ensureJump(String hook, String chain) {
