@@ -22,14 +22,7 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * The I/O transport: epoll, else io_uring, else NIO; io_uring when asked for.
- *
- * <p>Why epoll before io_uring (the design asks for io_uring first): with netty 4.2.18 on this
- * kernel, an io_uring socket with {@code AUTO_READ} off and half-closure on did not deliver the
- * peer's FIN when the data and the FIN were already queued before the first read, so a tunnel whose
- * upstream answered and closed at once never ended ({@code TransferIT#serverClosesFirst...} hangs
- * with {@code -Dhbone.transport=io_uring}; it passes with epoll and NIO). Until that is fixed
- * upstream, io_uring is used only when forced.
+ * The I/O transport: io_uring when the kernel offers it, else epoll, else NIO.
  *
  * <p>{@code -Dhbone.transport=io_uring|epoll|nio} (or the environment variable
  * {@code HBONE_TRANSPORT}) forces a choice; forcing one that is unavailable fails loudly rather than
@@ -42,8 +35,8 @@ public enum Transport {
 
     public static final String PROPERTY = "hbone.transport";
     public static final String ENV = "HBONE_TRANSPORT";
-    /** Preference without an override; see the class comment for why io_uring is not first. */
-    static final java.util.List<Transport> AUTO_ORDER = java.util.List.of(EPOLL, NIO);
+    /** Preference without an override. */
+    static final java.util.List<Transport> AUTO_ORDER = java.util.List.of(IO_URING, EPOLL, NIO);
 
     private final Supplier<IoHandlerFactory> factory;
     private final Class<? extends SocketChannel> socketChannel;

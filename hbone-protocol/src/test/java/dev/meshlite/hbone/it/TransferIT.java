@@ -54,7 +54,7 @@ class TransferIT {
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
-            }, Thread.ofVirtual().factory()::newThread);
+            }, r -> Thread.ofVirtual().start(r));
             InputStream in = s.getInputStream();
             byte[] down = DataStream.read(in, LARGE);
             byte[] upstreamSaw = in.readNBytes(32);
@@ -78,7 +78,7 @@ class TransferIT {
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
-            }, Thread.ofVirtual().factory()::newThread);
+            }, r -> Thread.ofVirtual().start(r));
             DataStream.Result got = DataStream.readAll(s.getInputStream());
             assertEquals(size, got.bytes());
             assertArrayEquals(sent.join(), got.sha256());
@@ -91,6 +91,7 @@ class TransferIT {
         try (var upstream = new java.net.ServerSocket(0, 1, HboneTestbed.LOOPBACK)) {
             LocalForwarder f = bed.forwarder((java.net.InetSocketAddress) upstream.getLocalSocketAddress());
             try (Socket s = new Socket(f.localAddress().getAddress(), f.localAddress().getPort())) {
+                s.setSoTimeout(20_000);
                 CompletableFuture<DataStream.Result> upstreamSide = CompletableFuture.supplyAsync(() -> {
                     try (Socket u = upstream.accept()) {
                         u.getOutputStream().write("bye".getBytes());
@@ -99,8 +100,13 @@ class TransferIT {
                     } catch (Exception e) {
                         throw new IllegalStateException(e);
                     }
-                }, Thread.ofVirtual().factory()::newThread);
-                assertEquals("bye", new String(s.getInputStream().readAllBytes()));
+                }, r -> Thread.ofVirtual().start(r));
+                try {
+                    assertEquals("bye", new String(s.getInputStream().readAllBytes()));
+                } catch (java.net.SocketTimeoutException e) {
+                    throw new AssertionError("no EOF: server " + bed.serverMetrics.snapshot() + " client "
+                            + bed.clientMetrics.snapshot(), e);
+                }
                 byte[] digest = DataStream.write(s.getOutputStream(), 3, 1 << 20);
                 s.shutdownOutput();
                 DataStream.Result r = upstreamSide.join();
