@@ -4,6 +4,7 @@ package dev.meshlite.hbone.client;
  * Handler names of a pooled client connection, in pipeline order:
  * <ol>
  *   <li>{@link #TLS}: SslHandler from the source identity's current material (no SNI);
+ *   <li>{@code FlushBeforeClose}: close() flushes through TLS first;
  *   <li>{@link #HANDSHAKE}: checks the session and the server's SPIFFE id against the key's
  *       expected set, then replaces itself by the three below;
  *   <li>{@link #H2}: Http2FrameCodec with the HBONE settings;

@@ -2,6 +2,7 @@ package dev.meshlite.hbone.client;
 
 import dev.meshlite.hbone.metrics.HboneMetrics;
 import dev.meshlite.hbone.tls.SpiffeId;
+import dev.meshlite.hbone.tls.FlushBeforeClose;
 import dev.meshlite.hbone.tls.TlsContextHolder;
 import dev.meshlite.hbone.transport.Transport;
 import io.netty.bootstrap.Bootstrap;
@@ -193,6 +194,7 @@ public final class HboneClient implements AutoCloseable {
                         SslHandler ssl = material.newHandler(ch.alloc());
                         ssl.setHandshakeTimeoutMillis(config.handshakeTimeout().toMillis());
                         ch.pipeline().addLast(ClientPipeline.TLS, ssl);
+                        ch.pipeline().addLast(FlushBeforeClose.NAME, new FlushBeforeClose());
                         ch.pipeline().addLast(ClientPipeline.HANDSHAKE,
                                 new ClientHandshakeHandler(c, pool, metrics, config));
                     }

@@ -31,8 +31,10 @@ import java.util.List;
  *       has been written; a TCP FIN becomes an empty DATA frame with END_STREAM. The socket is
  *       therefore configured with {@link ChannelOption#ALLOW_HALF_CLOSURE}.
  *   <li><b>Teardown.</b> A stream that closed cleanly (both END_STREAMs) closes the socket after
- *       its pending writes; a reset closes it at once. A socket that closed without a FIN, or
- *       failed, resets the stream.
+ *       its pending writes. A stream that was reset, or died with its connection before its
+ *       END_STREAM, aborts the socket with a TCP RST (SO_LINGER 0): a FIN would tell the
+ *       application the peer finished, when the bytes were in fact cut off. A socket that closed
+ *       without a FIN, or failed, resets the stream.
  * </ul>
  * The two channels may live on different event loops (a client's accepted socket and a pooled
  * connection): each handler keeps only its own channel's state and calls the other channel only
@@ -88,7 +90,7 @@ public final class StreamRelay {
             ChannelHandlerContext ctx = stream.pipeline().context(this);
             if (ctx == null) { // channel already torn down
                 early.forEach(ReferenceCountUtil::release);
-                socket.close();
+                abort(socket);
                 return;
             }
             for (Http2DataFrame frame : early) {
@@ -162,7 +164,7 @@ public final class StreamRelay {
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof Http2ResetFrame) {
                 reset = true;
-                socket.close();
+                abort(socket);
             }
             ctx.fireUserEventTriggered(evt);
         }
@@ -172,7 +174,7 @@ public final class StreamRelay {
             if (remoteEnded && !reset) {
                 socket.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
             } else {
-                socket.close();
+                abort(socket);
             }
         }
 
@@ -180,8 +182,20 @@ public final class StreamRelay {
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             reset = true;
             ctx.close();
-            socket.close();
+            abort(socket);
         }
+    }
+
+    /** Closes with a TCP RST: unsent bytes are dropped and the peer reads "connection reset". */
+    static void abort(DuplexChannel socket) {
+        if (socket.isOpen()) {
+            try {
+                socket.config().setOption(ChannelOption.SO_LINGER, 0);
+            } catch (RuntimeException e) {
+                // already closing: a plain close is all that is left
+            }
+        }
+        socket.close();
     }
 
     /** On the socket's pipeline: socket to stream. */

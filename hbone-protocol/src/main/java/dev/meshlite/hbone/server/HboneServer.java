@@ -1,6 +1,7 @@
 package dev.meshlite.hbone.server;
 
 import dev.meshlite.hbone.metrics.HboneMetrics;
+import dev.meshlite.hbone.tls.FlushBeforeClose;
 import dev.meshlite.hbone.tls.TlsContextHolder;
 import dev.meshlite.hbone.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
@@ -39,6 +40,8 @@ public final class HboneServer implements AutoCloseable {
     private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final HboneMetrics metrics;
     private final TlsContextHolder tls;
+    private final java.util.concurrent.atomic.AtomicReference<CompletableFuture<Void>> shutdown =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     private HboneServer(HboneServerConfig config, TlsContextHolder tls, ConnectAuthorizer authorizer,
                         HboneMetrics metrics, Transport transport, EventLoopGroup group, boolean ownsGroup)
@@ -63,6 +66,7 @@ public final class HboneServer implements AutoCloseable {
                         SslHandler ssl = tls.newHandler(ch.alloc());
                         ssl.setHandshakeTimeoutMillis(config.handshakeTimeout().toMillis());
                         ch.pipeline().addLast(ServerPipeline.TLS, ssl);
+                        ch.pipeline().addLast(FlushBeforeClose.NAME, new FlushBeforeClose());
                         ch.pipeline().addLast(ServerPipeline.HANDSHAKE, new ServerHandshakeHandler(metrics,
                                 peer -> new ChannelInitializer<Http2StreamChannel>() {
                                     @Override
@@ -122,10 +126,15 @@ public final class HboneServer implements AutoCloseable {
     /**
      * Stops accepting, sends GOAWAY on every connection and lets open streams finish until
      * {@code drain} has passed; completes once every connection is closed (and the server's own
-     * event loops, if it has them, are shut down).
+     * event loops, if it has them, are shut down). A second call returns the first call's future.
      */
     public CompletableFuture<Void> shutdown(Duration drain) {
         CompletableFuture<Void> done = new CompletableFuture<>();
+        // Idempotent: later calls (close() after shutdown(), say) share the first call's outcome;
+        // repeating it would submit work to event loops that may already be gone.
+        if (!shutdown.compareAndSet(null, done)) {
+            return shutdown.get();
+        }
         listener.close().addListener(closed -> {
             List<CompletableFuture<Void>> closing = new ArrayList<>();
             for (Channel ch : connections) {

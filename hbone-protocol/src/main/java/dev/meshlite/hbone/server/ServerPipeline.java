@@ -5,6 +5,8 @@ package dev.meshlite.hbone.server;
  *
  * <ol>
  *   <li>{@link #TLS}: the SslHandler of the material current at accept time;
+ *   <li>{@code FlushBeforeClose}: close() flushes through TLS first (the last DATA of a drained
+ *       connection must not be lost);
  *   <li>{@link #HANDSHAKE}: waits for the handshake, checks the session (TLS 1.3, AES-GCM, h2,
  *       SPIFFE id), then replaces itself by the two below;
  *   <li>{@link #H2}: Http2FrameCodec with the HBONE settings;

@@ -43,14 +43,21 @@ public final class TestCa {
 
     private static final AtomicLong SERIAL = new AtomicLong(System.nanoTime());
 
+    /** The key and certificate that sign leaves: the root's, or an intermediate's. */
     private final KeyPair keys;
+    private final X509Certificate signer;
     private final X509Certificate root;
+    /** Intermediates between a leaf and the root, nearest first (empty when the root signs). */
+    private final List<X509Certificate> intermediates;
     private final String trustDomain;
 
-    private TestCa(String trustDomain, KeyPair keys, X509Certificate root) {
+    private TestCa(String trustDomain, KeyPair keys, X509Certificate signer, X509Certificate root,
+                   List<X509Certificate> intermediates) {
         this.trustDomain = trustDomain;
         this.keys = keys;
+        this.signer = signer;
         this.root = root;
+        this.intermediates = List.copyOf(intermediates);
     }
 
     public static TestCa create(String trustDomain) {
@@ -65,7 +72,36 @@ public final class TestCa {
             b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
             b.addExtension(Extension.subjectKeyIdentifier, false,
                     new JcaX509ExtensionUtils().createSubjectKeyIdentifier(keys.getPublic()));
-            return new TestCa(trustDomain, keys, sign(b, keys.getPrivate()));
+            X509Certificate root = sign(b, keys.getPrivate());
+            return new TestCa(trustDomain, keys, root, root, List.of());
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * An intermediate CA under this one: its leaves carry the chain {@code [leaf, intermediate,
+     * ...]} and still validate against this CA's {@link #bundle()} (the root).
+     */
+    public TestCa intermediate() {
+        try {
+            KeyPair interKeys = newKeyPair();
+            X500Name issuer = X500Name.getInstance(signer.getSubjectX500Principal().getEncoded());
+            X500Name name = new X500Name("O=" + trustDomain + ",CN=test intermediate " + SERIAL.incrementAndGet());
+            Instant now = Instant.now();
+            X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(issuer, serial(),
+                    Date.from(now.minus(Duration.ofHours(1))), Date.from(now.plus(Duration.ofDays(30))),
+                    name, interKeys.getPublic());
+            b.addExtension(Extension.basicConstraints, true, new BasicConstraints(0));
+            b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
+            JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
+            b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(interKeys.getPublic()));
+            b.addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(signer));
+            X509Certificate inter = sign(b, keys.getPrivate());
+            List<X509Certificate> tail = new java.util.ArrayList<>();
+            tail.add(inter);
+            tail.addAll(intermediates);
+            return new TestCa(trustDomain, interKeys, inter, root, tail);
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
@@ -95,7 +131,10 @@ public final class TestCa {
 
     public WorkloadCertificate issue(SpiffeId id, Instant notBefore, Instant notAfter) {
         UncheckedWorkload raw = leaf(List.of(id.uri()), notBefore, notAfter);
-        return new WorkloadCertificate(List.of(raw.leaf()), raw.key());
+        List<X509Certificate> chain = new java.util.ArrayList<>();
+        chain.add(raw.leaf());
+        chain.addAll(intermediates);
+        return new WorkloadCertificate(chain, raw.key());
     }
 
     /** A leaf with arbitrary URI SANs (possibly none), not validated: for refusal tests. */
@@ -107,7 +146,7 @@ public final class TestCa {
     private UncheckedWorkload leaf(List<String> uris, Instant notBefore, Instant notAfter) {
         try {
             KeyPair leafKeys = newKeyPair();
-            X500Name issuer = X500Name.getInstance(root.getSubjectX500Principal().getEncoded());
+            X500Name issuer = X500Name.getInstance(signer.getSubjectX500Principal().getEncoded());
             X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(issuer, serial(),
                     Date.from(notBefore), Date.from(notAfter), new X500Name("O=" + trustDomain), leafKeys.getPublic());
             b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
@@ -122,7 +161,7 @@ public final class TestCa {
                 b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names));
             }
             b.addExtension(Extension.authorityKeyIdentifier, false,
-                    new JcaX509ExtensionUtils().createAuthorityKeyIdentifier(root));
+                    new JcaX509ExtensionUtils().createAuthorityKeyIdentifier(signer));
             return new UncheckedWorkload(sign(b, keys.getPrivate()), leafKeys.getPrivate());
         } catch (Exception e) {
             throw new IllegalStateException(e);
