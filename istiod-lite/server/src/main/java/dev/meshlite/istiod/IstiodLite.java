@@ -1,0 +1,202 @@
+package dev.meshlite.istiod;
+
+import dev.meshlite.istiod.ca.CaOptions;
+import dev.meshlite.istiod.ca.CaSecretStore;
+import dev.meshlite.istiod.ca.CertificateAuthority;
+import dev.meshlite.istiod.ca.RootCertificates;
+import dev.meshlite.istiod.ca.auth.NodeCredentials;
+import dev.meshlite.istiod.ca.auth.ServiceAccountRef;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.function.Consumer;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code istiod-lite}: the control plane. Today: the certificate authority and its tools. */
+@Command(name = "istiod-lite", mixinStandardHelpOptions = true,
+        description = "meshlite control plane (certificate authority)",
+        subcommands = {IstiodLite.Serve.class, IstiodLite.NodeCredential.class, IstiodLite.RotateRoot.class,
+                IstiodLite.RetireRoots.class})
+public final class IstiodLite {
+
+    public static void main(String[] args) {
+        if (System.getProperty("logback.configurationFile") == null) {
+            System.setProperty("logback.configurationFile", "dev/meshlite/istiod/logback-istiod.xml");
+        }
+        System.exit(new CommandLine(new IstiodLite()).execute(args));
+    }
+
+    /** {@code 24h}, {@code 90m}, {@code 3600s}, or ISO-8601 ({@code PT24H}). */
+    static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+        @Override
+        public Duration convert(String value) {
+            String v = value.strip().toLowerCase(java.util.Locale.ROOT);
+            if (v.startsWith("pt") || v.startsWith("p")) {
+                return Duration.parse(value.strip().toUpperCase(java.util.Locale.ROOT));
+            }
+            if (v.length() < 2) {
+                throw new CommandLine.TypeConversionException("duration '" + value + "' (expected: e.g. 24h, 90m, 3600s)");
+            }
+            long n;
+            try {
+                n = Long.parseLong(v.substring(0, v.length() - 1));
+            } catch (NumberFormatException e) {
+                throw new CommandLine.TypeConversionException("duration '" + value + "' (expected: e.g. 24h, 90m, 3600s)");
+            }
+            return switch (v.charAt(v.length() - 1)) {
+                case 'h' -> Duration.ofHours(n);
+                case 'm' -> Duration.ofMinutes(n);
+                case 's' -> Duration.ofSeconds(n);
+                default -> throw new CommandLine.TypeConversionException("duration '" + value
+                        + "' (expected: a number with h, m or s)");
+            };
+        }
+    }
+
+    /** Options every subcommand shares: where the cluster is and where the CA keeps its Secrets. */
+    static class Cluster {
+        @Option(names = "--kubeconfig", description = "kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)")
+        Path kubeconfig;
+
+        @Option(names = "--namespace", defaultValue = CaSecretStore.DEFAULT_NAMESPACE,
+                description = "namespace of the CA Secrets (default: ${DEFAULT-VALUE})")
+        String namespace;
+
+        @Option(names = "--trust-domain", defaultValue = "cluster.local", description = "default: ${DEFAULT-VALUE}")
+        String trustDomain;
+
+        KubernetesClient client() throws IOException {
+            Config config = kubeconfig == null ? Config.autoConfigure(null)
+                    : Config.fromKubeconfig(Files.readString(kubeconfig));
+            return new KubernetesClientBuilder().withConfig(config).build();
+        }
+    }
+
+    @Command(name = "serve", mixinStandardHelpOptions = true, description = "run the CA: gRPC on --address:--port, metrics on --metrics-port")
+    static final class Serve implements Callable<Integer> {
+        @CommandLine.Mixin
+        Cluster cluster = new Cluster();
+
+        @Option(names = "--address", defaultValue = "127.0.0.1", description = "listen address (default: ${DEFAULT-VALUE})")
+        String address;
+
+        @Option(names = "--port", defaultValue = "15012", description = "CA gRPC port (default: ${DEFAULT-VALUE})")
+        int port;
+
+        @Option(names = "--metrics-port", defaultValue = "15014", description = "Prometheus port, -1 for none (default: ${DEFAULT-VALUE})")
+        int metricsPort;
+
+        @Option(names = "--max-ttl", defaultValue = "24h", converter = DurationConverter.class,
+                description = "longest workload certificate: 24h, 90m, 3600s or ISO-8601 (default: ${DEFAULT-VALUE})")
+        Duration maxTtl;
+
+        @Option(names = "--node-agent", description = "trusted node agent service account ns/name (repeatable; default: istio-system/ztunnel)")
+        List<String> nodeAgents = new ArrayList<>();
+
+        @Option(names = "--auth", split = ",", defaultValue = "NODE_CREDENTIAL,TOKEN_REVIEW",
+                description = "caller authentication, tried in order: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+        List<CaOptions.Auth> auth;
+
+        @Option(names = "--audience", description = "token audiences for TokenReview (repeatable)")
+        List<String> audiences = new ArrayList<>();
+
+        @Override
+        public Integer call() throws Exception {
+            CountDownLatch stop = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
+            return serve(stop, System.out::println);
+        }
+
+        /** Runs until {@code stop} opens; {@code ready} gets one line naming the bound ports. */
+        int serve(CountDownLatch stop, Consumer<String> ready) throws Exception {
+            var agents = new HashSet<ServiceAccountRef>();
+            nodeAgents.forEach(a -> agents.add(ServiceAccountRef.parse(a)));
+            if (agents.isEmpty()) {
+                agents.add(CaOptions.DEFAULT_NODE_AGENT);
+            }
+            InetAddress host = InetAddress.getByName(address);
+            CaOptions options = new CaOptions(cluster.trustDomain, cluster.namespace, new InetSocketAddress(host, port),
+                    maxTtl, RootCertificates.DEFAULT_ROOT_TTL, agents, auth, audiences, Duration.ofSeconds(30),
+                    Clock.systemUTC());
+            PrometheusRegistry registry = new PrometheusRegistry();
+            try (KubernetesClient client = cluster.client();
+                    CertificateAuthority ca = CertificateAuthority.start(options, client, registry);
+                    HTTPServer metrics = metricsPort < 0 ? null
+                            : HTTPServer.builder().inetAddress(host).port(metricsPort).registry(registry).buildAndStart()) {
+                ready.accept("istiod-lite CA listening on " + address + ":" + ca.port()
+                        + (metrics == null ? "" : ", metrics on " + address + ":" + metrics.getPort()));
+                stop.await();
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "node-credential", mixinStandardHelpOptions = true, description = "issue (or show) a node's credential; prints the bearer token")
+    static final class NodeCredential implements Callable<Integer> {
+        @CommandLine.Mixin
+        Cluster cluster = new Cluster();
+
+        @Option(names = "--node", required = true)
+        String node;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            try (KubernetesClient client = cluster.client()) {
+                spec.commandLine().getOut().println(
+                        new NodeCredentials(client, cluster.namespace, CaOptions.DEFAULT_NODE_AGENT).issue(node));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "rotate-root", mixinStandardHelpOptions = true, description = "start a root rotation: a new root signs, old roots stay trusted")
+    static final class RotateRoot implements Callable<Integer> {
+        @CommandLine.Mixin
+        Cluster cluster = new Cluster();
+
+        @Override
+        public Integer call() throws Exception {
+            try (KubernetesClient client = cluster.client()) {
+                var keys = new CaSecretStore(client, cluster.namespace, cluster.trustDomain,
+                        RootCertificates.DEFAULT_ROOT_TTL, Clock.systemUTC()).rotateSelfSigned();
+                System.out.println("signing with " + keys.activeRoot().getSubjectX500Principal() + "; trusting "
+                        + keys.roots().size() + " root(s); running CAs pick this up within 30 s");
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "retire-old-roots", mixinStandardHelpOptions = true, description = "end a root rotation: trust only the active root")
+    static final class RetireRoots implements Callable<Integer> {
+        @CommandLine.Mixin
+        Cluster cluster = new Cluster();
+
+        @Override
+        public Integer call() throws Exception {
+            try (KubernetesClient client = cluster.client()) {
+                new CaSecretStore(client, cluster.namespace, cluster.trustDomain, RootCertificates.DEFAULT_ROOT_TTL,
+                        Clock.systemUTC()).retireOldRoots();
+            }
+            return 0;
+        }
+    }
+}

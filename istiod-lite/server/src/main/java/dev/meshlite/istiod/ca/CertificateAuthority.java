@@ -1,0 +1,140 @@
+package dev.meshlite.istiod.ca;
+
+import dev.meshlite.hbone.tls.SpiffeId;
+import dev.meshlite.istiod.ca.auth.CallerAuthenticator;
+import dev.meshlite.istiod.ca.auth.KubernetesPodDirectory;
+import dev.meshlite.istiod.ca.auth.NodeAuthorizer;
+import dev.meshlite.istiod.ca.auth.NodeCredentials;
+import dev.meshlite.istiod.ca.auth.TokenReviewAuthenticator;
+import dev.meshlite.istiod.ca.grpc.CaServer;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running CA: keys from the Secret store, the signer, caller authentication and node
+ * authorization, the gRPC server, the root published in every namespace, and a periodic re-read
+ * of the Secret so replicas follow a rotation. Start-up order is the dependency order; close
+ * reverses it.
+ */
+public final class CertificateAuthority implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(CertificateAuthority.class);
+
+    private final CaSecretStore store;
+    private final CertificateSigner signer;
+    private final RootPublisher publisher;
+    private final CaServer server;
+    private final ScheduledExecutorService reloader;
+    private final java.time.Duration maxTtl;
+
+    private CertificateAuthority(CaSecretStore store, CertificateSigner signer, RootPublisher publisher,
+            CaServer server, ScheduledExecutorService reloader, java.time.Duration maxTtl) {
+        this.maxTtl = maxTtl;
+        this.store = store;
+        this.signer = signer;
+        this.publisher = publisher;
+        this.server = server;
+        this.reloader = reloader;
+    }
+
+    public static CertificateAuthority start(CaOptions options, KubernetesClient client, PrometheusRegistry registry) {
+        CaSecretStore store = new CaSecretStore(client, options.namespace(), options.trustDomain(),
+                options.rootTtl(), options.clock());
+        CertificateSigner signer = new CertificateSigner(store.loadOrCreate(), options.maxTtl(), options.clock());
+        CaMetrics metrics = new CaMetrics(registry, signer::keys, options.clock());
+        List<CallerAuthenticator> auth = new ArrayList<>();
+        for (CaOptions.Auth a : options.auth()) {
+            auth.add(switch (a) {
+                case NODE_CREDENTIAL -> new NodeCredentials(client, options.namespace(),
+                        options.nodeAgents().stream().sorted((x, y) -> x.toString().compareTo(y.toString()))
+                                .findFirst().orElse(CaOptions.DEFAULT_NODE_AGENT));
+                case TOKEN_REVIEW -> new TokenReviewAuthenticator(client, options.audiences());
+            });
+        }
+        NodeAuthorizer authorizer = new NodeAuthorizer(options.trustDomain(), options.nodeAgents(),
+                new KubernetesPodDirectory(client));
+        CertificateService service = new CertificateService(CallerAuthenticator.firstOf(auth), authorizer, signer, metrics);
+        RootPublisher publisher = new RootPublisher(client, () -> signer.keys().roots());
+        publisher.start();
+        CaServer server = CaServer.start(service, signer,
+                new SpiffeId(options.trustDomain(), options.namespace(), "istiod"), options.bind());
+        ScheduledExecutorService reloader = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "ca-secret-reload");
+            t.setDaemon(true);
+            return t;
+        });
+        CertificateAuthority ca = new CertificateAuthority(store, signer, publisher, server, reloader,
+                options.maxTtl());
+        long every = options.reloadInterval().toMillis();
+        reloader.scheduleWithFixedDelay(ca::reloadQuietly, every, every, TimeUnit.MILLISECONDS);
+        log.info("CA serving on {}:{} with root {}", options.bind().getAddress().getHostAddress(), server.port(),
+                signer.keys().activeRoot().getSubjectX500Principal());
+        return ca;
+    }
+
+    public int port() {
+        return server.port();
+    }
+
+    public CertificateSigner signer() {
+        return signer;
+    }
+
+    public CaServer server() {
+        return server;
+    }
+
+    /**
+     * Re-reads the Secret (ending a rotation first if it is due); on a change, signs with the new
+     * keys and republishes the roots.
+     */
+    public void reload() {
+        store.retireOldRootsIfDue(maxTtl);
+        CaKeys current = signer.keys();
+        CaKeys stored = store.loadOrCreate();
+        if (!stored.equals(current)) {
+            signer.update(stored);
+            publisher.publishAll();
+            log.info("CA keys changed: signing with {}, trusting {} root(s)",
+                    stored.signingCert().getSubjectX500Principal(), stored.roots().size());
+        }
+    }
+
+    /** Rotates the self-signed root (old roots stay trusted) and republishes. */
+    public CaKeys rotateRoot() {
+        CaKeys next = store.rotateSelfSigned();
+        signer.update(next);
+        publisher.publishAll();
+        return next;
+    }
+
+    /** Ends a rotation: only the active root stays trusted. */
+    public CaKeys retireOldRoots() {
+        CaKeys next = store.retireOldRoots();
+        signer.update(next);
+        publisher.publishAll();
+        return next;
+    }
+
+    private void reloadQuietly() {
+        try {
+            reload();
+        } catch (RuntimeException e) {
+            log.warn("cannot re-read the CA Secret (keeping the current keys): {}", e.getMessage());
+        }
+    }
+
+    @Override
+    public void close() {
+        reloader.shutdownNow();
+        server.close();
+        publisher.close();
+    }
+}

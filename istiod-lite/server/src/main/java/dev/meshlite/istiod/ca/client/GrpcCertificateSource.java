@@ -1,0 +1,90 @@
+package dev.meshlite.istiod.ca.client;
+
+import dev.meshlite.hbone.tls.SpiffeId;
+import dev.meshlite.hbone.tls.TrustBundle;
+import dev.meshlite.hbone.tls.WorkloadCertificate;
+import dev.meshlite.istiod.api.ca.v1.CertificateResponse;
+import dev.meshlite.istiod.api.ca.v1.CertificateServiceGrpc;
+import dev.meshlite.istiod.api.ca.v1.CsrRequest;
+import dev.meshlite.istiod.ca.PemText;
+import dev.meshlite.istiod.ca.RootCertificates;
+import dev.meshlite.istiod.ca.grpc.BearerToken;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.security.KeyPair;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import javax.net.ssl.SSLException;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
+
+/**
+ * Fetches certificates from the CA over gRPC: a new P-256 key per certificate, a CSR proving it,
+ * the bearer token from {@code token} (read at every call: projected tokens rotate).
+ */
+public final class GrpcCertificateSource implements CertificateSource, AutoCloseable {
+
+    private final ManagedChannel channel;
+    private final Supplier<String> token;
+    private final Duration requestedTtl;
+    private final Duration deadline;
+
+    public GrpcCertificateSource(ManagedChannel channel, Supplier<String> token, Duration requestedTtl,
+            Duration deadline) {
+        this.channel = channel;
+        this.token = token;
+        this.requestedTtl = requestedTtl;
+        this.deadline = deadline;
+    }
+
+    /** A TLS channel to the CA at {@code host:port}, verifying it against {@code roots} as {@code authority}. */
+    public static ManagedChannel channel(String host, int port, TrustBundle roots, String authority) {
+        try {
+            return NettyChannelBuilder.forAddress(host, port)
+                    .sslContext(GrpcSslContexts.forClient()
+                            .trustManager(roots.roots().toArray(X509Certificate[]::new))
+                            .protocols("TLSv1.3")
+                            .build())
+                    .overrideAuthority(authority)
+                    .build();
+        } catch (SSLException e) {
+            throw new IllegalStateException("CA client TLS: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public Fetched fetch(SpiffeId identity) throws Exception {
+        KeyPair key = RootCertificates.newP256();
+        String csr = PemText.encode(new JcaPKCS10CertificationRequestBuilder(new X500Name(new org.bouncycastle.asn1.x500.RDN[0]),
+                key.getPublic()).build(new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate())));
+        CertificateResponse response = CertificateServiceGrpc.newBlockingStub(channel)
+                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(BearerToken.metadata(token.get())))
+                .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+                .createCertificate(CsrRequest.newBuilder()
+                        .setCsrPem(csr)
+                        .setIdentity(identity.uri())
+                        .setRequestedTtlSeconds(requestedTtl.toSeconds())
+                        .build());
+        List<X509Certificate> chain = new ArrayList<>();
+        for (String pem : response.getCertChainPemList()) {
+            chain.addAll(PemText.certificates(pem, "cert_chain_pem"));
+        }
+        List<X509Certificate> roots = new ArrayList<>();
+        for (String pem : response.getRootCertsPemList()) {
+            roots.addAll(PemText.certificates(pem, "root_certs_pem"));
+        }
+        return new Fetched(new WorkloadCertificate(chain, key.getPrivate()), new TrustBundle(roots));
+    }
+
+    @Override
+    public void close() {
+        channel.shutdownNow();
+    }
+}

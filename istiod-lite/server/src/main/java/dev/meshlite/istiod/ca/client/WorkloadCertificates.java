@@ -1,0 +1,220 @@
+package dev.meshlite.istiod.ca.client;
+
+import dev.meshlite.hbone.tls.SpiffeId;
+import dev.meshlite.hbone.tls.TrustBundle;
+import dev.meshlite.hbone.tls.WorkloadCertificate;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.random.RandomGenerator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The data plane's certificates, one per identity: fetched on first use, cached, renewed ahead
+ * of expiry (DESIGN §6).
+ *
+ * <p>Rules:
+ * <ul>
+ *   <li>Renewal is due at half the lifetime, minus a random part of up to {@link #JITTER} of the
+ *       lifetime, so identities issued together do not renew together (never later than half).</li>
+ *   <li>A failed fetch is retried with {@link Backoff}; meanwhile the current certificate stays in
+ *       use until it expires. An expired certificate is never handed out.</li>
+ *   <li>Fetches run on the {@link RenewalScheduler}'s thread, never on the caller's; callers that
+ *       need a certificate not yet held get a future.</li>
+ * </ul>
+ */
+public final class WorkloadCertificates implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(WorkloadCertificates.class);
+
+    /** Up to 10% of the lifetime earlier than half life. */
+    static final double JITTER = 0.1;
+
+    private final CertificateSource source;
+    private final RenewalScheduler scheduler;
+    private final InstantSource clock;
+    private final RandomGenerator random;
+    private final Backoff backoff;
+    private final Map<SpiffeId, Entry> entries = new HashMap<>();
+    private volatile TrustBundle trustBundle;
+    private volatile Listener listener = (id, cert, bundle) -> {};
+    private boolean closed;
+
+    /** Told of every new certificate (for example to rotate a TLS context); runs on the renewal thread. */
+    @FunctionalInterface
+    public interface Listener {
+        void updated(SpiffeId id, WorkloadCertificate certificate, TrustBundle trustBundle);
+    }
+
+    /** Per identity; guarded by the enclosing instance's lock. */
+    private static final class Entry {
+        WorkloadCertificate current;
+        CompletableFuture<WorkloadCertificate> next = new CompletableFuture<>();
+        RenewalScheduler.Scheduled scheduled;
+        int failures;
+    }
+
+    public WorkloadCertificates(CertificateSource source, RenewalScheduler scheduler, InstantSource clock,
+            RandomGenerator random, Backoff backoff) {
+        this.source = source;
+        this.scheduler = scheduler;
+        this.clock = clock;
+        this.random = random;
+        this.backoff = backoff;
+    }
+
+    public void listener(Listener l) {
+        this.listener = l;
+    }
+
+    /** The current certificate for {@code id}, or a future completed by the first successful fetch. */
+    public synchronized CompletableFuture<WorkloadCertificate> certificate(SpiffeId id) {
+        if (closed) {
+            return CompletableFuture.failedFuture(new IllegalStateException("closed"));
+        }
+        Entry e = entries.get(id);
+        if (e == null) {
+            e = new Entry();
+            entries.put(id, e);
+            e.scheduled = scheduler.schedule(() -> fetch(id), Duration.ZERO);
+        }
+        WorkloadCertificate valid = valid(e);
+        return valid != null ? CompletableFuture.completedFuture(valid) : e.next;
+    }
+
+    /** The held, unexpired certificate for {@code id}, if any. */
+    public synchronized Optional<WorkloadCertificate> current(SpiffeId id) {
+        Entry e = entries.get(id);
+        return e == null ? Optional.empty() : Optional.ofNullable(valid(e));
+    }
+
+    /** The roots sent with the latest certificate (old and new during a rotation). */
+    public Optional<TrustBundle> trustBundle() {
+        return Optional.ofNullable(trustBundle);
+    }
+
+    /** Seconds until each held, unexpired certificate expires. */
+    public synchronized Map<SpiffeId, Long> secondsToExpiry() {
+        Instant now = clock.instant();
+        Map<SpiffeId, Long> out = new LinkedHashMap<>();
+        entries.forEach((id, e) -> {
+            WorkloadCertificate c = valid(e);
+            if (c != null) {
+                out.put(id, Duration.between(now, c.notAfter()).toSeconds());
+            }
+        });
+        return out;
+    }
+
+    /** Stops renewing {@code id} (its last workload left the node). */
+    public synchronized void forget(SpiffeId id) {
+        Entry e = entries.remove(id);
+        if (e != null) {
+            if (e.scheduled != null) {
+                e.scheduled.cancel();
+            }
+            e.next.cancel(false);
+        }
+    }
+
+    /** Registers {@code meshlite_workload_certificate_expiry_seconds{identity}}. */
+    public void register(PrometheusRegistry registry) {
+        GaugeWithCallback.builder().name("meshlite_workload_certificate_expiry_seconds")
+                .help("Seconds until the held workload certificate expires")
+                .labelNames("identity")
+                .callback(cb -> secondsToExpiry().forEach((id, s) -> cb.call(s, id.uri())))
+                .register(registry);
+    }
+
+    /** When a certificate is due for renewal, given a draw from [0, 1). */
+    static Instant renewalTime(WorkloadCertificate c, double draw) {
+        long start = c.notBefore().toEpochMilli();
+        long life = c.notAfter().toEpochMilli() - start;
+        return Instant.ofEpochMilli(start + life / 2 - (long) (life * JITTER * draw));
+    }
+
+    private void fetch(SpiffeId id) {
+        synchronized (this) {
+            if (closed || !entries.containsKey(id)) {
+                return;
+            }
+        }
+        CertificateSource.Fetched fetched = null;
+        Exception failure = null;
+        try {
+            fetched = source.fetch(id);
+            if (!fetched.certificate().identity().equals(id)) {
+                throw new IllegalStateException("CA issued " + fetched.certificate().identity() + " for " + id);
+            }
+        } catch (Exception ex) {
+            failure = ex;
+        }
+        boolean updated = false;
+        synchronized (this) {
+            Entry e = entries.get(id);
+            if (closed || e == null) {
+                return;
+            }
+            Instant now = clock.instant();
+            if (failure == null) {
+                e.current = fetched.certificate();
+                e.failures = 0;
+                trustBundle = fetched.trustBundle();
+                CompletableFuture<WorkloadCertificate> waiting = e.next;
+                e.next = new CompletableFuture<>();
+                waiting.complete(e.current);
+                Instant due = renewalTime(e.current, random.nextDouble());
+                e.scheduled = scheduler.schedule(() -> fetch(id), nonNegative(Duration.between(now, due)));
+                updated = true;
+            } else {
+                e.failures++;
+                Duration wait = backoff.delay(e.failures, random);
+                // Logged on attempts 1, 2, 4, 8, ...: an outage is visible without flooding the log.
+                if (Integer.bitCount(e.failures) == 1) {
+                    log.warn("certificate for {} not renewed (attempt {}, retry in {} ms; current {}): {}", id,
+                            e.failures, wait.toMillis(),
+                            e.current == null ? "none" : "valid until " + e.current.notAfter(), failure.toString());
+                }
+                e.scheduled = scheduler.schedule(() -> fetch(id), wait);
+            }
+        }
+        if (updated) {
+            try {
+                listener.updated(id, fetched.certificate(), fetched.trustBundle());
+            } catch (RuntimeException ex) {
+                log.warn("certificate listener failed for {}: {}", id, ex.toString());
+            }
+        }
+    }
+
+    private WorkloadCertificate valid(Entry e) {
+        if (e.current != null && e.current.isExpired(clock.instant())) {
+            e.current = null; // expired: never handed out again
+        }
+        return e.current;
+    }
+
+    private static Duration nonNegative(Duration d) {
+        return d.isNegative() ? Duration.ZERO : d;
+    }
+
+    @Override
+    public synchronized void close() {
+        closed = true;
+        entries.values().forEach(e -> {
+            if (e.scheduled != null) {
+                e.scheduled.cancel();
+            }
+            e.next.cancel(false);
+        });
+        entries.clear();
+    }
+}
