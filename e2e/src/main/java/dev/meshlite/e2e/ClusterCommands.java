@@ -195,7 +195,7 @@ final class ClusterCommands {
     static final class Component implements Callable<Integer> {
         @Parameters(index = "0", description = "stop, start or restart")
         String action;
-        @Parameters(index = "1", description = "apiserver, kubelet, kube-proxy (and later istiod, ztunnel, cni-agent)")
+        @Parameters(index = "1", description = "apiserver, istiod (cluster-wide); kubelet, kube-proxy (per node, with --node)")
         String name;
         @Option(names = "--node", description = "The node, for per-node components.")
         String node;

@@ -257,6 +257,18 @@ class LocalClusterIT {
 
     @Test
     @Order(7)
+    void istiodLiteRunsAndPublishesTheMeshRootInEveryNamespace() throws Exception {
+        Await.until(BOUND, "istio-ca-root-cert in default and istio-system", () -> List.of("default", "istio-system").stream()
+                .allMatch(ns -> {
+                    var cm = client.configMaps().inNamespace(ns).withName("istio-ca-root-cert").get();
+                    return cm != null && cm.getData().getOrDefault("root-cert.pem", "").contains("BEGIN CERTIFICATE");
+                }));
+        Run status = mesh("status");
+        assertTrue(status.out().lines().anyMatch(l -> l.startsWith("istiod ") && l.contains("running")), status.out());
+    }
+
+    @Test
+    @Order(8)
     void aSecondUpWhileOneRunsIsAClearError() throws Exception {
         Run again = mesh("up");
         assertNotEquals(0, again.exit());
@@ -264,7 +276,7 @@ class LocalClusterIT {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void notRootIsOneLineAndNonZero() throws Exception {
         // A copy of ./mesh where any user can run it, wherever the checkout lives.
         Path dir = Files.createTempDirectory("mesh-nonroot");
@@ -278,7 +290,7 @@ class LocalClusterIT {
     }
 
     @Test
-    @Order(9)
+    @Order(10)
     void downLeavesTheHostAsItWas() throws Exception {
         Run down = mesh("down");
         assertEquals(0, down.exit(), down.out());

@@ -41,7 +41,9 @@ public final class ClusterUp {
         for (int i = 1; i <= nodes; i++) {
             node(i, nodes);
         }
+        startIstiod();
         waitForNodes(nodes, start.plus(timeout));
+        waitForIstiod(start.plus(timeout));
         out.printf("cluster up: %d node(s) ready in %.1f s; kubeconfig %s%n", nodes,
                 Duration.between(start, Instant.now()).toMillis() / 1000.0, Layout.kubeconfig());
     }
@@ -80,6 +82,44 @@ public final class ClusterUp {
                 throw new IllegalStateException("the API server did not come up in 30 s; see " + spec.log());
             }
             Thread.sleep(100);
+        }
+    }
+
+    /** istiod-lite in the root namespace, serving its CA on the bridge address so nodes reach it. */
+    private void startIstiod() throws IOException {
+        var classpath = Layout.istiodClasspath();
+        if (classpath.isEmpty()) {
+            out.println("istiod-lite is not built; the cluster runs without it");
+            return;
+        }
+        Components.Spec spec = new Components.Spec("istiod", "", Components.javaCommand("istiod", classpath.get(),
+                java.util.Optional.empty(), "dev.meshlite.istiod.IstiodLite", "serve",
+                "--kubeconfig", Layout.kubeconfig().toString(), "--address", Layout.BRIDGE_IP,
+                "--port", Integer.toString(Layout.ISTIOD_CA_PORT),
+                "--metrics-port", Integer.toString(Layout.ISTIOD_METRICS_PORT)),
+                Layout.logDir().resolve("istiod.log").toString());
+        components.define(spec);
+        components.start(spec);
+    }
+
+    private void waitForIstiod(Instant deadline) throws Exception {
+        var spec = components.find("istiod", "");
+        if (spec.isEmpty()) {
+            return;
+        }
+        while (true) {
+            try (java.net.Socket s = new java.net.Socket()) {
+                s.connect(new java.net.InetSocketAddress(Layout.BRIDGE_IP, Layout.ISTIOD_CA_PORT), 500);
+                return;
+            } catch (IOException notYet) {
+                if (components.process(spec.get()).isEmpty()) {
+                    throw new IllegalStateException("istiod-lite exited; see " + spec.get().log());
+                }
+                if (Instant.now().isAfter(deadline)) {
+                    throw new IllegalStateException("istiod-lite's CA port did not open in time; see " + spec.get().log());
+                }
+                Thread.sleep(200);
+            }
         }
     }
 

@@ -43,19 +43,25 @@ public final class Components {
     public static final List<String> JVM_FLAGS = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
             "-Xss512k", "-Xmx384m", "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow");
 
-    /** The JVM command line a component runs with: this JVM, the packaged classpath, lean flags. */
+    /** The JVM command line a component of this module runs with: the packaged classpath, lean flags. */
     public static List<String> javaCommand(String componentId, String... args) {
+        return javaCommand(componentId, Layout.runtimeClasspath(), Layout.aotCache().filter(Files::isReadable),
+                "dev.meshlite.e2e.MeshCli", args);
+    }
+
+    /** The JVM command line of a component from any module: its classpath, its main class. */
+    public static List<String> javaCommand(String componentId, String classpath, java.util.Optional<Path> aotCache,
+                                           String mainClass, String... args) {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> argv = new ArrayList<>();
         argv.add(java);
         argv.addAll(JVM_FLAGS);
-        Layout.aotCache().filter(Files::isReadable).ifPresent(cache -> {
+        aotCache.ifPresent(cache -> {
             // Classes loaded and linked ahead of time: a component starts with half the CPU.
             argv.add("-XX:AOTCache=" + cache);
             argv.add("-Xlog:aot=off");
         });
-        argv.addAll(List.of("-Dmesh.component=" + componentId, "-cp", Layout.runtimeClasspath(),
-                "dev.meshlite.e2e.MeshCli"));
+        argv.addAll(List.of("-Dmesh.component=" + componentId, "-cp", classpath, mainClass));
         argv.addAll(List.of(args));
         return argv;
     }

@@ -100,4 +100,15 @@ public final class Layout {
         return java.nio.file.Files.exists(target.resolve("e2e-0.1.0-SNAPSHOT.jar"))
                 ? java.util.Optional.of(target.resolve("mesh.aot")) : java.util.Optional.empty();
     }
+
+    public static final int ISTIOD_CA_PORT = 15012;
+    public static final int ISTIOD_METRICS_PORT = 15014;
+
+    /** istiod-lite's packaged classpath, or empty when it has not been built. */
+    public static java.util.Optional<String> istiodClasspath() {
+        Path target = meshHome().resolve("istiod-lite/server/target");
+        Path jar = target.resolve("istiod-lite-server-0.1.0-SNAPSHOT.jar");
+        return java.nio.file.Files.exists(jar)
+                ? java.util.Optional.of(jar + ":" + target.resolve("lib") + "/*") : java.util.Optional.empty();
+    }
 }
