@@ -11,7 +11,11 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2FrameStreamException;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -181,8 +185,24 @@ public final class StreamRelay {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             reset = true;
-            ctx.close();
+            closeOnError(ctx.channel(), cause);
             abort(socket);
+        }
+    }
+
+    /**
+     * Ends an HTTP/2 stream after {@code cause}. A stream error the codec detected on the peer's
+     * frames (a zero WINDOW_UPDATE, a bad PRIORITY...) is answered with RST_STREAM carrying that
+     * error's code (RFC 9113 §5.4.2); anything else closes the stream, which resets it with CANCEL.
+     */
+    public static void closeOnError(Channel stream, Throwable cause) {
+        // Http2MultiplexHandler hands a child the StreamException itself (then force-closes it).
+        Http2Error error = cause instanceof Http2FrameStreamException e ? e.error()
+                : cause instanceof Http2Exception.StreamException e ? e.error() : null;
+        if (error != null && stream.isActive()) {
+            stream.writeAndFlush(new DefaultHttp2ResetFrame(error)).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            stream.close();
         }
     }
 

@@ -188,7 +188,7 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         log.debug("stream failed", cause);
         abort();
-        ctx.close();
+        StreamRelay.closeOnError(ctx.channel(), cause);
     }
 
     private void abort() {

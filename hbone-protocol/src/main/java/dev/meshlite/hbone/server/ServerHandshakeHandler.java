@@ -63,12 +63,29 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter {
         ctx.pipeline().replace(this, ServerPipeline.H2, codec);
         ctx.pipeline().addAfter(ServerPipeline.H2, ServerPipeline.MUX,
                 new Http2MultiplexHandler(streams.apply(peer)));
+        ctx.pipeline().addAfter(ServerPipeline.MUX, ServerPipeline.ERRORS, ConnectionErrors.INSTANCE);
         // The stream window comes with SETTINGS; the connection window only grows by WINDOW_UPDATE.
         codec.connection().local().flowController().incrementWindowSize(
                 codec.connection().connectionStream(),
                 HboneWire.CONNECTION_WINDOW - io.netty.handler.codec.http2.Http2CodecUtil.DEFAULT_WINDOW_SIZE);
         ctx.flush();
         onEstablished.run();
+    }
+
+    /**
+     * The end of an established connection's pipeline. The codec has already answered a
+     * connection error (GOAWAY with its code, then close) before it passes the error on; what
+     * reaches here is only logged, at debug: a peer's malformed frames are not the server's fault.
+     */
+    @io.netty.channel.ChannelHandler.Sharable
+    static final class ConnectionErrors extends ChannelInboundHandlerAdapter {
+        static final ConnectionErrors INSTANCE = new ConnectionErrors();
+        private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ConnectionErrors.class);
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+        }
     }
 
     @Override

@@ -8,10 +8,11 @@ package dev.meshlite.hbone.server;
  *   <li>{@code FlushBeforeClose}: close() flushes through TLS first (the last DATA of a drained
  *       connection must not be lost);
  *   <li>{@link #HANDSHAKE}: waits for the handshake, checks the session (TLS 1.3, AES-GCM, h2,
- *       SPIFFE id), then replaces itself by the two below;
+ *       SPIFFE id), then replaces itself by the three below;
  *   <li>{@link #H2}: Http2FrameCodec with the HBONE settings;
  *   <li>{@link #MUX}: Http2MultiplexHandler; each stream gets a {@code ConnectStreamHandler}, which
- *       is replaced by the relay once the tunnel is up.
+ *       is replaced by the relay once the tunnel is up;
+ *   <li>{@link #ERRORS}: logs (debug) the connection errors the codec has already answered.
  * </ol>
  */
 final class ServerPipeline {
@@ -19,6 +20,7 @@ final class ServerPipeline {
     static final String HANDSHAKE = "hbone-handshake";
     static final String H2 = "h2";
     static final String MUX = "h2-mux";
+    static final String ERRORS = "h2-errors";
 
     private ServerPipeline() {}
 }
