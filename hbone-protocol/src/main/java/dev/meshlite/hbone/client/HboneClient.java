@@ -98,6 +98,9 @@ public final class HboneClient implements AutoCloseable {
 
     /** Opens a tunnel and relays {@code downstream} over it; closes {@code downstream} on failure. */
     public CompletableFuture<HboneStream> tunnel(PoolKey key, TunnelRequest request, DuplexChannel downstream) {
+        // Hold whatever the socket delivers (bytes, its FIN) until the tunnel exists.
+        downstream.config().setOption(io.netty.channel.ChannelOption.ALLOW_HALF_CLOSURE, true);
+        dev.meshlite.hbone.relay.EarlyInput.install(downstream);
         return open(key, request).whenComplete((stream, e) -> {
             if (e != null) {
                 downstream.close();

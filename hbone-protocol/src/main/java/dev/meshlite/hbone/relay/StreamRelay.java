@@ -62,12 +62,34 @@ public final class StreamRelay {
         socket.config().setAutoRead(false);
         stream.config().setAutoRead(false);
         StreamSide streamSide = new StreamSide(socket, metrics);
+        SocketSide socketSide = new SocketSide(stream, metrics);
         stream.pipeline().addLast(HANDLER, streamSide);
-        socket.pipeline().addLast(HANDLER, new SocketSide(stream, metrics));
+        socket.pipeline().addLast(HANDLER, socketSide);
         stream.eventLoop().execute(() -> streamSide.start(stream, early));
         socket.eventLoop().execute(() -> {
+            // Bytes and a FIN that came before the tunnel go first, in order (EarlyInput keeps
+            // holding anything that arrives until it is removed here, on the socket's loop).
+            EarlyInput held = (EarlyInput) socket.pipeline().get(EarlyInput.NAME);
+            boolean ended = false;
+            if (held != null) {
+                EarlyInput.Taken taken = held.take();
+                socket.pipeline().remove(held);
+                ChannelHandlerContext ctx = socket.pipeline().context(socketSide);
+                if (ctx != null) {
+                    taken.data().forEach(buf -> socketSide.channelRead(ctx, buf));
+                    stream.flush();
+                } else {
+                    taken.data().forEach(ReferenceCountUtil::release);
+                }
+                ended = taken.inputEnded();
+                if (ended) {
+                    socketSide.inputEnded();
+                }
+            }
             if (socket.isActive()) {
-                socket.read();
+                if (!ended) {
+                    socket.read();
+                }
             } else {
                 stream.close();
             }
@@ -262,11 +284,18 @@ public final class StreamRelay {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof ChannelInputShutdownEvent && !inputShutdown) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                inputEnded();
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        /** The socket's FIN: END_STREAM on the tunnel, once. */
+        void inputEnded() {
+            if (!inputShutdown) {
                 inputShutdown = true;
                 stream.writeAndFlush(new DefaultHttp2DataFrame(true));
             }
-            ctx.fireUserEventTriggered(evt);
         }
 
         @Override

@@ -38,6 +38,27 @@ final class Pem {
         }
     }
 
+    /**
+     * A SEC1 key written from a JDK key by JcaPEMWriter carries no curve at all (the JDK keeps it
+     * in the PKCS#8 algorithm identifier, which SEC1 drops). Workload keys are P-256 (DESIGN §4),
+     * so a 32-byte EC key without parameters is read as P-256; any other is refused.
+     */
+    private static PrivateKeyInfo withCurve(PrivateKeyInfo info) throws IOException {
+        var alg = info.getPrivateKeyAlgorithm();
+        boolean ec = alg.getAlgorithm().equals(org.bouncycastle.asn1.x9.X9ObjectIdentifiers.id_ecPublicKey);
+        boolean noParams = alg.getParameters() == null || alg.getParameters() instanceof org.bouncycastle.asn1.ASN1Null;
+        if (!ec || !noParams) {
+            return info;
+        }
+        var key = org.bouncycastle.asn1.sec.ECPrivateKey.getInstance(info.parsePrivateKey());
+        if (key.getKey().bitLength() > 256) {
+            throw new IOException("EC private key without curve parameters (expected: P-256, or a PKCS#8 key)");
+        }
+        return new PrivateKeyInfo(new org.bouncycastle.asn1.x509.AlgorithmIdentifier(
+                org.bouncycastle.asn1.x9.X9ObjectIdentifiers.id_ecPublicKey,
+                org.bouncycastle.asn1.sec.SECObjectIdentifiers.secp256r1), key);
+    }
+
     static PrivateKey privateKey(String pem, String what) {
         try (PEMParser parser = new PEMParser(new StringReader(pem))) {
             JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
@@ -46,7 +67,9 @@ final class Pem {
                     return converter.getPrivateKey(info);
                 }
                 if (o instanceof PEMKeyPair pair) {
-                    return converter.getKeyPair(pair).getPrivate();
+                    // Only the private part is needed, so the pair is never built: a SEC1 "EC
+                    // PRIVATE KEY" may lack its public key (JDK keys written by JcaPEMWriter do).
+                    return converter.getPrivateKey(withCurve(pair.getPrivateKeyInfo()));
                 }
                 // Other blocks (EC PARAMETERS, certificates) are skipped on purpose.
             }

@@ -115,4 +115,22 @@ class TransferIT {
             }
         }
     }
+
+    @Test
+    void bytesAndFinSentBeforeTheTunnelExistsAllArrive() throws Exception {
+        // The client writes and shuts its write side at once: both reach the forwarder before the
+        // CONNECT is answered. Native transports read at the FIN even with AUTO_READ off.
+        EchoUpstream echo = bed.closeLater(new EchoUpstream());
+        LocalForwarder f = bed.forwarder(echo.address());
+        for (int size : new int[] {1, 1000, 52 * 1024, 300 * 1024}) {
+            try (Socket s = new Socket(f.localAddress().getAddress(), f.localAddress().getPort())) {
+                s.setSoTimeout(20_000);
+                byte[] digest = DataStream.write(s.getOutputStream(), size, size);
+                s.shutdownOutput();
+                DataStream.Result got = DataStream.readAll(s.getInputStream());
+                assertEquals(size, got.bytes(), "bytes echoed for a " + size + "-byte early write");
+                assertArrayEquals(digest, got.sha256());
+            }
+        }
+    }
 }
