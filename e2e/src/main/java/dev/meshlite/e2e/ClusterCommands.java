@@ -46,6 +46,9 @@ final class ClusterCommands {
         int nodes;
         @Option(names = "--timeout", defaultValue = "60", description = "Seconds to wait for the nodes to be ready.")
         int timeoutSeconds;
+        @Option(names = "--with-cni-agent", description = "Also run the CNI node agent on every node (enrolls "
+                + "pods of namespaces labelled istio.io/dataplane-mode=ambient; until ztunnel lands, their traffic goes nowhere).")
+        boolean cniAgent;
 
         @Override
         public Integer call() throws Exception {
@@ -63,7 +66,7 @@ final class ClusterCommands {
                 new ClusterDown(System.out).down();
             }
             try {
-                new ClusterUp(System.out).up(nodes, Duration.ofSeconds(timeoutSeconds));
+                new ClusterUp(System.out).up(nodes, Duration.ofSeconds(timeoutSeconds), cniAgent);
                 return 0;
             } catch (IllegalStateException | IllegalArgumentException e) {
                 System.err.println("mesh: up failed: " + e.getMessage());
@@ -195,7 +198,7 @@ final class ClusterCommands {
     static final class Component implements Callable<Integer> {
         @Parameters(index = "0", description = "stop, start or restart")
         String action;
-        @Parameters(index = "1", description = "apiserver, istiod (cluster-wide); kubelet, kube-proxy (per node, with --node)")
+        @Parameters(index = "1", description = "apiserver, istiod (cluster-wide); kubelet, kube-proxy, cni-agent (per node, with --node)")
         String name;
         @Option(names = "--node", description = "The node, for per-node components.")
         String node;

@@ -95,7 +95,7 @@ public final class MeshCli implements Callable<Integer> {
         public Integer call() throws Exception {
             Path home = meshHome();
             List<Path> cniBins = new java.util.ArrayList<>(List.of(Path.of("/usr/lib/cni")));
-            cniBins.add(home.resolve("cni-plugin/target/bin"));
+            cniBins.add(stateDir.resolve("cni-bin")); // where the node's CNI agent installs the mesh plugin
             KubernetesClient client = client(kubeconfig);
             Kubelet kubelet = new Kubelet(new Kubelet.Config(node, nodeIp, podCidr, stateDir,
                     home.resolve("e2e/target/bin/mesh-sample"), cniBins), client);

@@ -5,20 +5,22 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import static dev.meshlite.e2e.testing.MeshCommands.HOME;
+import static dev.meshlite.e2e.testing.MeshCommands.lines;
+import static dev.meshlite.e2e.testing.MeshCommands.mesh;
+import static dev.meshlite.e2e.testing.MeshCommands.run;
+
 import dev.meshlite.e2e.testing.Await;
+import dev.meshlite.e2e.testing.MeshCommands.Run;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -37,7 +39,6 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class LocalClusterIT {
 
-    private static final Path HOME = Path.of(System.getenv().getOrDefault("MESH_HOME", "..")).toAbsolutePath().normalize();
     private static final Duration BOUND = Duration.ofSeconds(60);
     private static final String APP = """
             apiVersion: apps/v1
@@ -81,27 +82,6 @@ class LocalClusterIT {
     private static Set<String> linksBefore;
     private static Set<String> processesBefore;
     private static KubernetesClient client;
-
-    record Run(int exit, String out) {
-    }
-
-    static Run mesh(String... args) throws Exception {
-        List<String> argv = new ArrayList<>(List.of(HOME.resolve("mesh").toString()));
-        argv.addAll(List.of(args));
-        return run(argv);
-    }
-
-    static Run run(List<String> argv) throws Exception {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", argv) + " did not finish");
-        return new Run(p.exitValue(), out);
-    }
-
-    static Set<String> lines(String... argv) throws Exception {
-        return Arrays.stream(run(List.of(argv)).out().split("\n")).map(String::strip).filter(s -> !s.isEmpty())
-                .collect(Collectors.toCollection(TreeSet::new));
-    }
 
     static Set<String> netns() throws Exception {
         return lines("ip", "netns", "list").stream().map(l -> l.split("\\s+")[0]).collect(Collectors.toSet());

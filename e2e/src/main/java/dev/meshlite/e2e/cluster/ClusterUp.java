@@ -27,6 +27,14 @@ public final class ClusterUp {
     }
 
     public void up(int nodes, Duration timeout) throws Exception {
+        up(nodes, timeout, false);
+    }
+
+    /**
+     * @param cniAgent also run the CNI node agent on every node. Off by default until ztunnel
+     *     exists: a pod the agent captures sends its traffic to ztunnel's ports.
+     */
+    public void up(int nodes, Duration timeout, boolean cniAgent) throws Exception {
         if (nodes < 1 || nodes > Layout.MAX_NODES) {
             throw new IllegalArgumentException("--nodes " + nodes + " (expected: 1-" + Layout.MAX_NODES + ")");
         }
@@ -39,7 +47,7 @@ public final class ClusterUp {
         underlay();
         startApiServer();
         for (int i = 1; i <= nodes; i++) {
-            node(i, nodes);
+            node(i, nodes, cniAgent);
         }
         startIstiod();
         waitForNodes(nodes, start.plus(timeout));
@@ -123,7 +131,7 @@ public final class ClusterUp {
         }
     }
 
-    private void node(int index, int nodes) throws IOException {
+    private void node(int index, int nodes, boolean cniAgent) throws IOException {
         String node = Layout.nodeName(index);
         String ns = Layout.nodeNetns(node);
         String hostVeth = "mesh-n" + index;
@@ -161,7 +169,19 @@ public final class ClusterUp {
                 "kube-proxy@" + node, "kube-proxy", "--node", node,
                 "--kubeconfig", Layout.nodeKubeconfig().toString())),
                 Layout.logDir().resolve("kube-proxy-" + node + ".log").toString());
-        for (Components.Spec spec : List.of(kubelet, proxy)) {
+        List<Components.Spec> specs = new ArrayList<>(List.of(kubelet, proxy));
+        if (cniAgent) {
+            String cp = Layout.cniClasspath().orElseThrow(() -> new IllegalStateException("cni-plugin is not built"));
+            specs.add(new Components.Spec("cni-agent", node, concat(enter, Components.javaCommand("cni-agent@" + node, cp,
+                    java.util.Optional.empty(), "dev.meshlite.cni.agent.NodeAgentMain", "--node", node,
+                    "--kubeconfig", Layout.nodeKubeconfig().toString(),
+                    "--socket", nodeDir.resolve("cni-agent.sock").toString(),
+                    "--cni-conf-dir", nodeDir.resolve("net.d").toString(),
+                    "--cni-bin-dir", nodeDir.resolve("cni-bin").toString(),
+                    "--plugin-log", nodeDir.resolve("logs/cni-plugin.log").toString())),
+                    Layout.logDir().resolve("cni-agent-" + node + ".log").toString()));
+        }
+        for (Components.Spec spec : specs) {
             components.define(spec);
             components.start(spec);
         }

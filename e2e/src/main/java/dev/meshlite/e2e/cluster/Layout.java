@@ -111,4 +111,12 @@ public final class Layout {
         return java.nio.file.Files.exists(jar)
                 ? java.util.Optional.of(jar + ":" + target.resolve("lib") + "/*") : java.util.Optional.empty();
     }
+
+    /** The CNI plugin and node agent's packaged classpath, or empty when it has not been built. */
+    public static java.util.Optional<String> cniClasspath() {
+        Path target = meshHome().resolve("cni-plugin/target");
+        Path jar = target.resolve("cni-plugin-0.1.0-SNAPSHOT.jar");
+        return java.nio.file.Files.exists(jar)
+                ? java.util.Optional.of(jar + ":" + target.resolve("lib") + "/*") : java.util.Optional.empty();
+    }
 }

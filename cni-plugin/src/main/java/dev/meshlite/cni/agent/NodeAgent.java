@@ -1,0 +1,287 @@
+package dev.meshlite.cni.agent;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The per-node CNI agent. It enrolls pods without restarting them: when a namespace gains
+ * {@code istio.io/dataplane-mode=ambient} every running pod there on this node gets the capture
+ * rules, the node's probe bypass and the annotation {@code ambient.istio.io/redirection=enabled};
+ * when the label goes, all of it is reversed. New pods are enrolled inside their CNI ADD (the
+ * plugin asks over {@link #socket}) so none starts uncaptured.
+ *
+ * <p>Level-triggered like a controller: every change to a watched pod or namespace schedules one
+ * pass over this node's pods, comparing what should be with what the pod's namespace actually
+ * holds, so an agent restart reconciles whatever a crash left half done. All enrollment work runs
+ * on one thread.
+ */
+public final class NodeAgent implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NodeAgent.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    public static final String REDIRECTION = "ambient.istio.io/redirection";
+    /** Where kubelet-lite records a pod's network namespace (a real node would scan /proc). */
+    static final String NETNS_ANNOTATION = "mesh.local/netns";
+
+    private final KubernetesClient client;
+    private final String node;
+    private final Path socket;
+    private final Capture capture;
+    private final ProbeBypass probes;
+    private final ScheduledExecutorService worker = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("cni-agent").factory());
+    private final AtomicBoolean pending = new AtomicBoolean();
+    /** Pod uid → IP this agent captured; touched on the worker only. */
+    private final Map<String, String> captured = new HashMap<>();
+    private SharedIndexInformer<Pod> pods;
+    private SharedIndexInformer<Namespace> namespaces;
+    private ServerSocketChannel server;
+
+    NodeAgent(KubernetesClient client, String node, Path socket, Capture capture, ProbeBypass probes) {
+        this.client = client;
+        this.node = node;
+        this.socket = socket;
+        this.capture = capture;
+        this.probes = probes;
+    }
+
+    void start() throws IOException {
+        probes.init();
+        ResourceEventHandler<Object> any = new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(Object o) {
+                request();
+            }
+
+            @Override
+            public void onUpdate(Object a, Object b) {
+                request();
+            }
+
+            @Override
+            public void onDelete(Object o, boolean unknown) {
+                request();
+            }
+        };
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        ResourceEventHandler<Pod> podHandler = (ResourceEventHandler) any;
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        ResourceEventHandler<Namespace> nsHandler = (ResourceEventHandler) any;
+        namespaces = client.namespaces().inform(nsHandler, 60_000L);
+        pods = client.pods().inAnyNamespace().inform(podHandler, 60_000L);
+        Files.createDirectories(socket.getParent());
+        Files.deleteIfExists(socket);
+        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        server.bind(UnixDomainSocketAddress.of(socket));
+        Thread.ofVirtual().name("cni-agent-socket").start(this::serve);
+        request();
+        LOG.info("cni agent on {} listening on {}", node, socket);
+    }
+
+    private void request() {
+        if (pending.compareAndSet(false, true)) {
+            worker.schedule(this::reconcile, 50, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** One pass: every pod of this node captured exactly when the policy says so. */
+    private void reconcile() {
+        pending.set(false);
+        if (pods == null || namespaces == null) {
+            return;
+        }
+        try {
+            reconcilePods();
+        } catch (RuntimeException e) {
+            LOG.error("reconcile failed (will retry)", e);
+            worker.schedule(this::request, 2, TimeUnit.SECONDS);
+        }
+    }
+
+    private void reconcilePods() {
+        Map<String, Map<String, String>> nsLabels = new HashMap<>();
+        for (Namespace ns : namespaces.getStore().list()) {
+            nsLabels.put(ns.getMetadata().getName(), ns.getMetadata().getLabels());
+        }
+        for (Pod pod : pods.getStore().list()) {
+            if (!node.equals(pod.getSpec().getNodeName())) {
+                continue;
+            }
+            Optional<String> netns = netnsPath(pod);
+            String ip = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
+            if (netns.isEmpty() || ip == null) {
+                continue; // no sandbox yet: its ADD will come through the plugin
+            }
+            boolean want = EnrollmentPolicy.decide(nsLabels.get(pod.getMetadata().getNamespace()),
+                    pod.getMetadata().getLabels(), Boolean.TRUE.equals(pod.getSpec().getHostNetwork())).capture();
+            boolean annotated = "enabled".equals(annotations(pod).get(REDIRECTION));
+            try {
+                if (want && (!captured.containsKey(pod.getMetadata().getUid()) || !annotated)) {
+                    enroll(pod, netns.get(), ip);
+                } else if (!want && (captured.containsKey(pod.getMetadata().getUid()) || annotated)) {
+                    unenroll(pod, netns.get(), ip);
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("pod {}/{}: {} (will retry)", pod.getMetadata().getNamespace(), pod.getMetadata().getName(), e.getMessage());
+                worker.schedule(this::request, 2, TimeUnit.SECONDS);
+            }
+        }
+        captured.keySet().removeIf(uid -> pods.getStore().list().stream().noneMatch(p -> uid.equals(p.getMetadata().getUid())));
+    }
+
+    private void enroll(Pod pod, String netns, String ip) {
+        capture.apply(netns);
+        probes.add(ip);
+        captured.put(pod.getMetadata().getUid(), ip);
+        annotate(pod, "enabled");
+        LOG.info("enrolled {}/{} ({})", pod.getMetadata().getNamespace(), pod.getMetadata().getName(), ip);
+    }
+
+    private void unenroll(Pod pod, String netns, String ip) {
+        capture.remove(netns);
+        probes.remove(ip);
+        captured.remove(pod.getMetadata().getUid());
+        annotate(pod, null);
+        LOG.info("removed {}/{} from the mesh", pod.getMetadata().getNamespace(), pod.getMetadata().getName());
+    }
+
+    private void annotate(Pod pod, String value) {
+        try {
+            client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName()).edit(p -> {
+                Map<String, String> a = p.getMetadata().getAnnotations() == null ? new HashMap<>()
+                        : new HashMap<>(p.getMetadata().getAnnotations());
+                if (value == null) {
+                    a.remove(REDIRECTION);
+                } else {
+                    a.put(REDIRECTION, value);
+                }
+                p.getMetadata().setAnnotations(a);
+                return p;
+            });
+        } catch (KubernetesClientException e) {
+            if (e.getCode() != 404) {
+                throw e;
+            }
+        }
+    }
+
+    private static Map<String, String> annotations(Pod pod) {
+        return pod.getMetadata().getAnnotations() == null ? Map.of() : pod.getMetadata().getAnnotations();
+    }
+
+    static Optional<String> netnsPath(Pod pod) {
+        String name = annotations(pod).get(NETNS_ANNOTATION);
+        return name == null || name.isEmpty() ? Optional.empty() : Optional.of("/run/netns/" + name);
+    }
+
+    // ---- the plugin's socket ----
+
+    private void serve() {
+        while (server.isOpen()) {
+            try {
+                SocketChannel ch = server.accept();
+                Thread.ofVirtual().start(() -> answer(ch));
+            } catch (IOException e) {
+                if (server.isOpen()) {
+                    LOG.warn("accept on {}: {}", socket, e.getMessage());
+                }
+            }
+        }
+    }
+
+    private void answer(SocketChannel ch) {
+        try (ch) {
+            StringBuilder in = new StringBuilder();
+            ByteBuffer buf = ByteBuffer.allocate(4096);
+            while (in.indexOf("\n") < 0 && in.length() < 65536 && ch.read(buf) >= 0) {
+                in.append(new String(buf.array(), 0, buf.position(), StandardCharsets.UTF_8));
+                buf.clear();
+            }
+            ObjectNode reply;
+            try {
+                reply = handle(JSON.readTree(in.toString()));
+            } catch (java.util.concurrent.ExecutionException e) {
+                reply = JSON.createObjectNode().put("error", String.valueOf(e.getCause().getMessage())).put("retryable", true);
+            } catch (Exception e) {
+                reply = JSON.createObjectNode().put("error", String.valueOf(e.getMessage())).put("retryable", true);
+            }
+            ch.write(ByteBuffer.wrap((reply + "\n").getBytes(StandardCharsets.UTF_8)));
+        } catch (IOException e) {
+            LOG.debug("plugin connection: {}", e.getMessage());
+        }
+    }
+
+    /** A plugin request, answered once the work is done (on the worker, in order with reconciles). */
+    ObjectNode handle(JsonNode request) throws Exception {
+        String command = request.path("command").asText();
+        String ns = request.path("namespace").asText();
+        String name = request.path("name").asText();
+        if (command.equals("DEL")) {
+            return JSON.createObjectNode().put("result", "ok");
+        }
+        Pod pod = client.pods().inNamespace(ns).withName(name).get();
+        Namespace namespace = client.namespaces().withName(ns).get();
+        if (pod == null || namespace == null) {
+            return JSON.createObjectNode().put("error", "pod " + ns + "/" + name + " not found").put("retryable", true);
+        }
+        EnrollmentPolicy.Decision d = EnrollmentPolicy.decide(namespace.getMetadata().getLabels(),
+                pod.getMetadata().getLabels(), Boolean.TRUE.equals(pod.getSpec().getHostNetwork()));
+        if (!d.capture()) {
+            return JSON.createObjectNode().put("result", "skipped").put("reason", d.reason());
+        }
+        String netns = request.path("netns").asText();
+        String ip = request.path("ips").path(0).asText("");
+        if (command.equals("CHECK")) {
+            return capture.isApplied(netns) ? JSON.createObjectNode().put("result", "captured")
+                    : JSON.createObjectNode().put("error", "capture rules missing in " + netns).put("retryable", false);
+        }
+        return worker.submit(() -> {
+            capture.apply(netns);
+            if (!ip.isEmpty()) {
+                probes.add(ip);
+            }
+            captured.put(pod.getMetadata().getUid(), ip);
+            return JSON.createObjectNode().put("result", "captured").put("reason", d.reason());
+        }).get(30, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (server != null) {
+            server.close();
+        }
+        Files.deleteIfExists(socket);
+        if (pods != null) {
+            pods.close();
+        }
+        if (namespaces != null) {
+            namespaces.close();
+        }
+        worker.shutdownNow();
+    }
+}

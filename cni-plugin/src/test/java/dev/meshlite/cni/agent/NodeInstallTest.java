@@ -1,0 +1,51 @@
+package dev.meshlite.cni.agent;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class NodeInstallTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String CONFLIST = "{\"cniVersion\":\"1.0.0\",\"name\":\"pods\",\"plugins\":[{\"type\":\"bridge\"},{\"type\":\"portmap\"}]}";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void chainsItselfLastOnceAndUninstallRestoresTheNodesChain() throws Exception {
+        Path conf = Files.createDirectories(dir.resolve("net.d"));
+        Path bin = dir.resolve("bin");
+        Files.writeString(conf.resolve("10-pods.conflist"), CONFLIST);
+        for (int i = 0; i < 2; i++) {
+            NodeInstall.install(conf, bin, Path.of("/run/agent.sock"), Path.of("/var/log/cni.log"), "/usr/bin/java", "/opt/cni/*");
+        }
+        JsonNode installed = JSON.readTree(conf.resolve("10-pods.conflist").toFile());
+        assertEquals(3, installed.path("plugins").size(), "installed once, whatever the number of installs");
+        assertEquals("mesh-cni", installed.path("plugins").path(2).path("type").asText());
+        assertEquals("/run/agent.sock", installed.path("plugins").path(2).path("agent_socket").asText());
+        assertTrue(Files.isExecutable(bin.resolve("mesh-cni")));
+        assertTrue(Files.readString(bin.resolve("mesh-cni")).contains("dev.meshlite.cni.plugin.CniPlugin"));
+
+        NodeInstall.uninstall(conf, bin);
+        assertEquals(JSON.readTree(CONFLIST), JSON.readTree(conf.resolve("10-pods.conflist").toFile()));
+        assertFalse(Files.exists(bin.resolve("mesh-cni")));
+        NodeInstall.uninstall(conf, bin); // nothing left to remove is not an error
+    }
+
+    @Test
+    void aNodeWithoutAConflistIsAClearError() throws Exception {
+        Path conf = Files.createDirectories(dir.resolve("empty"));
+        var e = assertThrows(java.io.IOException.class, () -> NodeInstall.install(conf, dir.resolve("bin"),
+                Path.of("/s"), Path.of("/l"), "java", "cp"));
+        assertTrue(e.getMessage().contains("no .conflist"), e.getMessage());
+    }
+}

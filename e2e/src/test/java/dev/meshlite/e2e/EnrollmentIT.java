@@ -1,0 +1,205 @@
+package dev.meshlite.e2e;
+
+import static dev.meshlite.e2e.testing.MeshCommands.mesh;
+import static dev.meshlite.e2e.testing.MeshCommands.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.meshlite.e2e.cluster.Readiness;
+import dev.meshlite.e2e.testing.Await;
+import dev.meshlite.e2e.testing.MeshCommands.Run;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Enrolling a namespace without restarting its pods, on the local cluster with the CNI agent:
+ * the label captures running pods (rules in their namespaces, the annotation, plaintext from
+ * outside no longer reaches the app directly, kubelet probes still do), a new pod is captured in
+ * its CNI ADD, and removing the label gives everything back. No pod restarts throughout. Until
+ * ztunnel exists, "captured" is shown by where the traffic goes, not by HBONE. Needs root.
+ */
+@Tag("root")
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class EnrollmentIT {
+
+    private static final Duration BOUND = Duration.ofSeconds(60);
+    private static final String APP = """
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: shop}
+            ---
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: legacy}
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: backend, namespace: shop}
+            spec:
+              replicas: 2
+              selector: {matchLabels: {app: backend}}
+              template:
+                metadata: {labels: {app: backend}}
+                spec:
+                  containers:
+                  - name: http-echo
+                    image: sample/http-echo
+                    ports: [{name: http, containerPort: 8080}]
+                    readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1, failureThreshold: 1}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: client, namespace: legacy}
+            spec:
+              containers: [{name: sleep, image: sample/sleep}]
+            """;
+
+    private static KubernetesClient client;
+    private static Map<String, String> identities;
+
+    @BeforeAll
+    static void up() throws Exception {
+        mesh("down");
+        Run up = mesh("up", "--nodes", "2", "--with-cni-agent");
+        assertEquals(0, up.exit(), up.out());
+        client = MeshCli.client(Path.of("/run/mesh/apiserver/kubeconfig"));
+        Path yaml = Files.createTempFile("enroll", ".yaml");
+        Files.writeString(yaml, APP);
+        Run apply = mesh("kubectl", "apply", "-f", yaml.toString());
+        assertEquals(0, apply.exit(), apply.out());
+        Await.until(BOUND, "2 backends and the client ready", () -> backends().stream().filter(Readiness::ready).count() == 2
+                && Readiness.ready(client.pods().inNamespace("legacy").withName("client").get()));
+        identities = identities();
+    }
+
+    @AfterAll
+    static void down() throws Exception {
+        if (client != null) {
+            client.close();
+        }
+        mesh("down");
+    }
+
+    static List<Pod> backends() {
+        return client.pods().inNamespace("shop").withLabel("app", "backend").list().getItems();
+    }
+
+    /** What must not change while enrolling: uid, start time, restart count of every pod. */
+    static Map<String, String> identities() {
+        return backends().stream().collect(Collectors.toMap(p -> p.getMetadata().getName(),
+                p -> p.getMetadata().getUid() + " " + p.getStatus().getStartTime() + " "
+                        + p.getStatus().getContainerStatuses().get(0).getRestartCount()));
+    }
+
+    static String netns(Pod p) {
+        return p.getMetadata().getAnnotations().get("mesh.local/netns");
+    }
+
+    static boolean redirected(Pod p) throws Exception {
+        return run(List.of("ip", "netns", "exec", netns(p), "iptables", "-t", "nat", "-S", "ISTIO_OUTPUT")).out()
+                .contains("--to-ports 15001");
+    }
+
+    /** Plain HTTP from the client in legacy straight to a backend's pod IP. */
+    static Run fromLegacy(Pod backend) throws Exception {
+        Pod c = client.pods().inNamespace("legacy").withName("client").get();
+        return run(List.of("ip", "netns", "exec", netns(c), "curl", "-sS", "--max-time", "3",
+                "http://" + backend.getStatus().getPodIP() + ":8080/"));
+    }
+
+    @Test
+    @Order(1)
+    void beforeTheLabelTrafficIsPlainAndNothingIsCaptured() throws Exception {
+        for (Pod p : backends()) {
+            assertFalse(redirected(p), p.getMetadata().getName());
+            Run r = fromLegacy(p);
+            assertEquals(0, r.exit(), r.out());
+            assertTrue(r.out().contains("pod: " + p.getMetadata().getName()), r.out());
+        }
+    }
+
+    @Test
+    @Order(2)
+    void labellingTheNamespaceCapturesRunningPodsWithoutRestarts() throws Exception {
+        assertEquals(0, mesh("kubectl", "label", "ns", "shop", "istio.io/dataplane-mode=ambient").exit());
+        Await.until(BOUND, "both backends annotated and redirected", () -> backends().stream().allMatch(p -> {
+            try {
+                return "enabled".equals(p.getMetadata().getAnnotations().get("ambient.istio.io/redirection")) && redirected(p);
+            } catch (Exception e) {
+                return false;
+            }
+        }));
+        for (Pod p : backends()) {
+            // plaintext from outside the mesh now goes to ztunnel's inbound port, not to the app
+            Run r = fromLegacy(p);
+            assertNotEquals(0, r.exit(), "still reached the app directly: " + r.out());
+            // the kubelet's probe path is SNATed to the probe address and passes uncaptured
+            Run probe = run(List.of("ip", "netns", "exec", "mesh-" + p.getSpec().getNodeName(), "curl", "-sS",
+                    "--max-time", "3", "http://" + p.getStatus().getPodIP() + ":8080/healthz"));
+            assertEquals(0, probe.exit(), probe.out());
+            assertEquals("ok", probe.out().strip());
+        }
+        assertEquals(identities, identities(), "no pod restarted");
+        assertTrue(backends().stream().allMatch(Readiness::ready), "probes keep passing");
+    }
+
+    @Test
+    @Order(3)
+    void aNewPodInTheNamespaceIsCapturedInItsCniAdd() throws Exception {
+        client.pods().inNamespace("shop").resource(new io.fabric8.kubernetes.api.model.PodBuilder()
+                .withNewMetadata().withName("late").withNamespace("shop").endMetadata()
+                .withNewSpec().addNewContainer().withName("sleep").withImage("sample/sleep").endContainer().endSpec()
+                .build()).create();
+        Await.until(BOUND, "the new pod running", () -> {
+            Pod p = client.pods().inNamespace("shop").withName("late").get();
+            return p != null && Readiness.ready(p);
+        });
+        Pod late = client.pods().inNamespace("shop").withName("late").get();
+        assertTrue(redirected(late));
+        String log = Files.readString(Path.of("/run/mesh/nodes/" + late.getSpec().getNodeName() + "/logs/cni-plugin.log"));
+        assertTrue(log.contains("ADD shop/late: captured"), log);
+    }
+
+    @Test
+    @Order(4)
+    void removingTheLabelGivesEverythingBackWithoutRestarts() throws Exception {
+        assertEquals(0, mesh("kubectl", "label", "ns", "shop", "istio.io/dataplane-mode-").exit());
+        Await.until(BOUND, "annotations and rules gone", () -> backends().stream().allMatch(p -> {
+            try {
+                return p.getMetadata().getAnnotations().get("ambient.istio.io/redirection") == null && !redirected(p);
+            } catch (Exception e) {
+                return false;
+            }
+        }));
+        for (Pod p : backends()) {
+            Run r = fromLegacy(p);
+            assertEquals(0, r.exit(), r.out());
+        }
+        assertEquals(identities, identities(), "no pod restarted");
+    }
+
+    @Test
+    @Order(5)
+    void stoppingTheAgentTakesThePluginOutOfTheChain() throws Exception {
+        Path conflist = Path.of("/run/mesh/nodes/node-1/net.d/10-mesh.conflist");
+        assertTrue(Files.readString(conflist).contains("mesh-cni"));
+        assertEquals(0, mesh("component", "stop", "cni-agent", "--node", "node-1").exit());
+        assertFalse(Files.readString(conflist).contains("mesh-cni"), Files.readString(conflist));
+        assertFalse(Files.exists(Path.of("/run/mesh/nodes/node-1/cni-bin/mesh-cni")));
+    }
+}
