@@ -9,7 +9,8 @@
 # needs: iperf3, stunnel4, openssl, python3 (Debian packages of the same names); the echo server
 #        and the latency client are LatencyProbe.java (run as a single-file Java program).
 # env:   JAVA_HOME (default /usr/lib/jvm/temurin-25-jdk-amd64), SECONDS_IPERF (10),
-#        RATE (1000 req/s), SECONDS_LATENCY (10), SIZE (1024 bytes)
+#        RATE (1000 req/s), SECONDS_LATENCY (10), SIZE (1024 bytes),
+#        HBONE_JAVA_OPTS (extra JVM options for the hbone processes, e.g. a JFR recording)
 set -euo pipefail
 
 JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
@@ -17,6 +18,7 @@ SECONDS_IPERF=${SECONDS_IPERF:-10}
 RATE=${RATE:-1000}
 SECONDS_LATENCY=${SECONDS_LATENCY:-10}
 SIZE=${SIZE:-1024}
+HBONE_JAVA_OPTS=${HBONE_JAVA_OPTS:-}
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -144,7 +146,9 @@ await_listen "$P_ST_CLI" stunnel-client
 
 # ---- HBONE pair: plain -> hbone connect -HBONE-> hbone serve -> target ----
 P_HB=$(free_port); P_HB_CLI=$(free_port); P_HB_CLI_ECHO=$(free_port)
-hbone() { exec "$JAVA" -cp "$CP" dev.meshlite.hbone.cli.HboneCli "$@"; } # exec: $! is the JVM
+# HBONE_JAVA_OPTS is split on spaces on purpose (several options in one variable).
+# shellcheck disable=SC2086
+hbone() { exec "$JAVA" $HBONE_JAVA_OPTS -cp "$CP" dev.meshlite.hbone.cli.HboneCli "$@"; } # exec: $! is the JVM
 material=(--cert "$work/server.pem" --key "$work/server.key" --ca "$work/ca.pem")
 cmaterial=(--cert "$work/client.pem" --key "$work/client.key" --ca "$work/ca.pem"
            --expect-id spiffe://cluster.local/ns/bench/sa/server)

@@ -10,6 +10,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
@@ -19,6 +20,7 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.concurrent.EventExecutor;
 import java.net.InetSocketAddress;
 import java.util.HexFormat;
 import java.util.List;
@@ -186,7 +188,7 @@ public final class HboneClient implements AutoCloseable {
         }
         TlsContextHolder material = tls;
         Bootstrap bootstrap = new Bootstrap()
-                .group(group)
+                .group(loopFor())
                 .channel(transport.socketChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) config.connectTimeout().toMillis())
@@ -214,6 +216,24 @@ public final class HboneClient implements AutoCloseable {
                         new HboneTunnelException(0, "connection to " + key.destination() + " closed")));
             }
         });
+    }
+
+    /**
+     * The loop of a new connection: the caller's, when the caller is one of our loops (a socket
+     * accepted by {@link LocalForwarder} asking for its tunnel), else the next in turn.
+     *
+     * <p>Why: a socket and the connection that carries its stream on different loops turn every
+     * read into a task queued to the other loop plus an eventfd wake-up, in both directions.
+     * Measured on 2 cores (iperf3 through connect → serve), keeping both on one loop cut the two
+     * proxies' CPU per byte by 15-35% and raised single-stream throughput accordingly.
+     */
+    private EventLoopGroup loopFor() {
+        for (EventExecutor loop : group) {
+            if (loop.inEventLoop() && loop instanceof EventLoop el) {
+                return el;
+            }
+        }
+        return group;
     }
 
     /** Connections currently pooled (usable or still handshaking) for {@code key}. */
