@@ -173,6 +173,23 @@ class EnrollmentIT {
         assertTrue(redirected(late));
         String log = Files.readString(Path.of("/run/mesh/nodes/" + late.getSpec().getNodeName() + "/logs/cni-plugin.log"));
         assertTrue(log.contains("ADD shop/late: captured"), log);
+
+        // Deleted, it leaves no probe bypass behind on its node.
+        String ip = late.getStatus().getPodIP();
+        String nodeNs = "mesh-" + late.getSpec().getNodeName();
+        assertTrue(probeRules(nodeNs).contains(ip + "/32"), probeRules(nodeNs));
+        client.pods().inNamespace("shop").withName("late").delete();
+        Await.until(BOUND, "the deleted pod's probe SNAT removed", () -> {
+            try {
+                return !probeRules(nodeNs).contains(ip + "/32");
+            } catch (Exception e) {
+                return false;
+            }
+        });
+    }
+
+    static String probeRules(String nodeNetns) throws Exception {
+        return run(List.of("ip", "netns", "exec", nodeNetns, "iptables", "-t", "nat", "-S", "MESH-PROBE-SNAT")).out();
     }
 
     @Test

@@ -151,7 +151,18 @@ public final class NodeAgent implements AutoCloseable {
                 worker.schedule(this::request, 2, TimeUnit.SECONDS);
             }
         }
-        captured.keySet().removeIf(uid -> pods.getStore().list().stream().noneMatch(p -> uid.equals(p.getMetadata().getUid())));
+        // A captured pod that is gone leaves nothing behind on the node: its netns went with it,
+        // but the probe SNAT for its IP is ours to remove (the IP may come back for another pod).
+        var live = pods.getStore().list().stream().map(p -> p.getMetadata().getUid()).collect(java.util.stream.Collectors.toSet());
+        captured.entrySet().removeIf(e -> {
+            if (live.contains(e.getKey())) {
+                return false;
+            }
+            if (!e.getValue().isEmpty()) {
+                probes.remove(e.getValue());
+            }
+            return true;
+        });
     }
 
     private void enroll(Pod pod, String netns, String ip) {

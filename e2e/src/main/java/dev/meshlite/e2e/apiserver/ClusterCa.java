@@ -3,7 +3,6 @@ package dev.meshlite.e2e.apiserver;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.math.BigInteger;
-import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -145,13 +144,5 @@ final class ClusterCa {
 
     private static BigInteger serial() {
         return new BigInteger(64, new SecureRandom());
-    }
-
-    static boolean isIp(String s) {
-        try {
-            return InetAddress.ofLiteral(s) != null;
-        } catch (IllegalArgumentException e) {
-            return false;
-        }
     }
 }

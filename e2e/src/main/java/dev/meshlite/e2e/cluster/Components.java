@@ -6,7 +6,6 @@ import java.lang.ProcessBuilder.Redirect;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -144,10 +143,6 @@ public final class Components {
         }
         return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
                 .filter(h -> cmdline(pid).contains("-Dmesh.component=" + spec.id()));
-    }
-
-    public Optional<Instant> startedAt(Spec spec) throws IOException {
-        return process(spec).flatMap(h -> h.info().startInstant());
     }
 
     static String cmdline(long pid) {
