@@ -85,6 +85,15 @@ final class Demo implements Callable<Integer> {
                     "replies from both backend pods, across nodes, through the ClusterIP");
             Pod client1 = client.pods().inNamespace("legacy").withLabel("app", "client").list().getItems().get(0);
             String netns = client1.getMetadata().getAnnotations().get("mesh.local/netns");
+            // The Service reaches each node's kube-proxy-lite a moment after the pods are ready.
+            Instant programmed = Instant.now().plusSeconds(30);
+            while (!Sh.tryRun("ip", "netns", "exec", netns, "curl", "-sS", "--max-time", "2",
+                    "http://backend.shop.svc.cluster.local/").ok()) {
+                if (Instant.now().isAfter(programmed)) {
+                    break; // the loop below reports the failure with curl's own words
+                }
+                Thread.sleep(200);
+            }
             Set<String> seen = new HashSet<>();
             for (int i = 0; i < 20 && seen.size() < 2; i++) {
                 Sh.Result r = Sh.tryRun("ip", "netns", "exec", netns, "curl", "-sS", "--max-time", "5",

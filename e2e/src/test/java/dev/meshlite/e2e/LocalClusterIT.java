@@ -116,6 +116,17 @@ class LocalClusterIT {
         assertEquals(0, apply.exit(), apply.out());
         Await.until(BOUND, "2 echo pods and 2 sleep pods ready", () -> ready("app=echo") == 2
                 && readyPod("sleep-1") && readyPod("sleep-2"));
+        // Ready pods reach kube-proxy-lite through the EndpointSlice a moment later, as in any
+        // cluster: wait until each node forwards the Service before judging where requests go.
+        Await.until(BOUND, "the echo Service forwarded on both nodes", () -> List.of("sleep-1", "sleep-2").stream()
+                .allMatch(pod -> {
+                    try {
+                        return run(List.of("ip", "netns", "exec", netnsOf(pod), "curl", "-sS", "--max-time", "2",
+                                "http://echo.default.svc.cluster.local/")).exit() == 0;
+                    } catch (Exception e) {
+                        return false;
+                    }
+                }));
     }
 
     @AfterAll
