@@ -46,8 +46,8 @@ final class ClusterCommands {
         int nodes;
         @Option(names = "--timeout", defaultValue = "60", description = "Seconds to wait for the nodes to be ready.")
         int timeoutSeconds;
-        @Option(names = "--with-cni-agent", description = "Also run the CNI node agent on every node (enrolls "
-                + "pods of namespaces labelled istio.io/dataplane-mode=ambient; until ztunnel lands, their traffic goes nowhere).")
+        @Option(names = {"--mesh", "--with-cni-agent"}, description = "Also run the data plane on every node: the CNI "
+                + "node agent (enrolls pods of namespaces labelled istio.io/dataplane-mode=ambient) and ztunnel (carries their traffic in HBONE).")
         boolean cniAgent;
 
         @Override
@@ -198,7 +198,7 @@ final class ClusterCommands {
     static final class Component implements Callable<Integer> {
         @Parameters(index = "0", description = "stop, start or restart")
         String action;
-        @Parameters(index = "1", description = "apiserver, istiod (cluster-wide); kubelet, kube-proxy, cni-agent (per node, with --node)")
+        @Parameters(index = "1", description = "apiserver, istiod (cluster-wide); kubelet, kube-proxy, cni-agent, ztunnel (per node, with --node)")
         String name;
         @Option(names = "--node", description = "The node, for per-node components.")
         String node;

@@ -4,7 +4,6 @@ import static dev.meshlite.e2e.testing.MeshCommands.mesh;
 import static dev.meshlite.e2e.testing.MeshCommands.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.meshlite.e2e.cluster.Readiness;
@@ -29,9 +28,9 @@ import org.junit.jupiter.api.TestMethodOrder;
 /**
  * Enrolling a namespace without restarting its pods, on the local cluster with the CNI agent:
  * the label captures running pods (rules in their namespaces, the annotation, plaintext from
- * outside no longer reaches the app directly, kubelet probes still do), a new pod is captured in
- * its CNI ADD, and removing the label gives everything back. No pod restarts throughout. Until
- * ztunnel exists, "captured" is shown by where the traffic goes, not by HBONE. Needs root.
+ * outside now passes ztunnel, kubelet probes still go straight to the app), a new pod is captured
+ * in its CNI ADD, and removing the label gives everything back. No pod restarts throughout. The
+ * HBONE data path itself is {@link AmbientMeshIT}'s. Needs root.
  */
 @Tag("root")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -75,7 +74,7 @@ class EnrollmentIT {
     @BeforeAll
     static void up() throws Exception {
         mesh("down");
-        Run up = mesh("up", "--nodes", "2", "--with-cni-agent");
+        Run up = mesh("up", "--nodes", "2", "--mesh");
         assertEquals(0, up.exit(), up.out());
         client = MeshCli.client(Path.of("/run/mesh/apiserver/kubeconfig"));
         Path yaml = Files.createTempFile("enroll", ".yaml");
@@ -144,10 +143,20 @@ class EnrollmentIT {
                 return false;
             }
         }));
+        String clientIp = client.pods().inNamespace("legacy").withName("client").get().getStatus().getPodIP();
         for (Pod p : backends()) {
-            // plaintext from outside the mesh now goes to ztunnel's inbound port, not to the app
+            // plaintext from outside the mesh now passes ztunnel's inbound port (PERMISSIVE by default)
             Run r = fromLegacy(p);
-            assertNotEquals(0, r.exit(), "still reached the app directly: " + r.out());
+            assertEquals(0, r.exit(), r.out());
+            Path ztunnelLog = Path.of("/run/mesh/logs/ztunnel-" + p.getSpec().getNodeName() + ".log");
+            Await.until(BOUND, "ztunnel's access-log line for the plaintext connection", () -> {
+                try {
+                    return Files.readAllLines(ztunnelLog).stream().anyMatch(l -> l.contains("via=plaintext")
+                            && l.contains("src.addr=" + clientIp) && l.contains("dst.addr=" + p.getStatus().getPodIP() + ":8080"));
+                } catch (Exception e) {
+                    return false;
+                }
+            });
             // the kubelet's probe path is SNATed to the probe address and passes uncaptured
             Run probe = run(List.of("ip", "netns", "exec", "mesh-" + p.getSpec().getNodeName(), "curl", "-sS",
                     "--max-time", "3", "http://" + p.getStatus().getPodIP() + ":8080/healthz"));

@@ -3,6 +3,8 @@ package dev.meshlite.cni.agent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.meshlite.cni.handoff.HandoffServer;
+import dev.meshlite.cni.handoff.PodInfo;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -18,7 +20,10 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executors;
@@ -39,6 +44,11 @@ import org.slf4j.LoggerFactory;
  * pass over this node's pods, comparing what should be with what the pod's namespace actually
  * holds, so an agent restart reconciles whatever a crash left half done. All enrollment work runs
  * on one thread.
+ *
+ * <p>Every enrolled pod is also handed to ztunnel over the {@link HandoffServer} (its network
+ * namespace as a descriptor), after its capture rules are in place. ztunnel being away does not
+ * stop enrollment: the handoff remembers the pod and sends it in the snapshot ztunnel gets when it
+ * connects.
  */
 public final class NodeAgent implements AutoCloseable {
 
@@ -47,12 +57,17 @@ public final class NodeAgent implements AutoCloseable {
     public static final String REDIRECTION = "ambient.istio.io/redirection";
     /** Where kubelet-lite records a pod's network namespace (a real node would scan /proc). */
     static final String NETNS_ANNOTATION = "mesh.local/netns";
+    /** Bounds one handoff exchange; a ztunnel slower than this is reconnected and resynced. */
+    private static final Duration HANDOFF_TIMEOUT = Duration.ofSeconds(5);
 
     private final KubernetesClient client;
     private final String node;
     private final Path socket;
     private final Capture capture;
     private final ProbeBypass probes;
+    private final HandoffServer handoff;
+    /** Whether "ztunnel is not connected" was logged since it last acked; touched on the worker only. */
+    private boolean ztunnelAwayLogged;
     private final ScheduledExecutorService worker = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("cni-agent").factory());
     private final AtomicBoolean pending = new AtomicBoolean();
@@ -62,12 +77,14 @@ public final class NodeAgent implements AutoCloseable {
     private SharedIndexInformer<Namespace> namespaces;
     private ServerSocketChannel server;
 
-    NodeAgent(KubernetesClient client, String node, Path socket, Capture capture, ProbeBypass probes) {
+    NodeAgent(KubernetesClient client, String node, Path socket, Capture capture, ProbeBypass probes,
+            HandoffServer handoff) {
         this.client = client;
         this.node = node;
         this.socket = socket;
         this.capture = capture;
         this.probes = probes;
+        this.handoff = handoff;
     }
 
     void start() throws IOException {
@@ -99,8 +116,27 @@ public final class NodeAgent implements AutoCloseable {
         server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(socket));
         Thread.ofVirtual().name("cni-agent-socket").start(this::serve);
-        request();
+        worker.execute(this::openHandoff);
         LOG.info("cni agent on {} listening on {}", node, socket);
+    }
+
+    /**
+     * ztunnel takes its first snapshot as the whole truth and drops every pod not in it, so the
+     * handoff socket opens only after one full pass over this node's pods has re-enrolled what an
+     * earlier agent had (after an agent restart the handoff's memory starts empty).
+     */
+    private void openHandoff() {
+        if (!pods.hasSynced() || !namespaces.hasSynced()) {
+            worker.schedule(this::openHandoff, 100, TimeUnit.MILLISECONDS);
+            return;
+        }
+        reconcile();
+        try {
+            handoff.start();
+        } catch (IOException | RuntimeException e) {
+            LOG.error("cannot open the ztunnel handoff socket (will retry): {}", e.toString());
+            worker.schedule(this::openHandoff, 2, TimeUnit.SECONDS);
+        }
     }
 
     private void request() {
@@ -161,6 +197,7 @@ public final class NodeAgent implements AutoCloseable {
             if (!e.getValue().isEmpty()) {
                 probes.remove(e.getValue());
             }
+            removeFromZtunnel(e.getKey());
             return true;
         });
     }
@@ -168,6 +205,7 @@ public final class NodeAgent implements AutoCloseable {
     private void enroll(Pod pod, String netns, String ip) {
         capture.apply(netns);
         probes.add(ip);
+        handOver(podInfo(pod, ips(pod)), netns);
         captured.put(pod.getMetadata().getUid(), ip);
         annotate(pod, "enabled");
         LOG.info("enrolled {}/{} ({})", pod.getMetadata().getNamespace(), pod.getMetadata().getName(), ip);
@@ -176,9 +214,59 @@ public final class NodeAgent implements AutoCloseable {
     private void unenroll(Pod pod, String netns, String ip) {
         capture.remove(netns);
         probes.remove(ip);
+        removeFromZtunnel(pod.getMetadata().getUid());
         captured.remove(pod.getMetadata().getUid());
         annotate(pod, null);
         LOG.info("removed {}/{} from the mesh", pod.getMetadata().getNamespace(), pod.getMetadata().getName());
+    }
+
+    /**
+     * Hands a pod whose rules are in place to ztunnel. A refusal or timeout fails the enrollment
+     * (it is retried); ztunnel being away does not (the pod goes out in its snapshot).
+     */
+    private void handOver(PodInfo info, String netns) {
+        boolean acked;
+        try {
+            acked = handoff.add(info, Path.of(netns), HANDOFF_TIMEOUT);
+        } catch (IOException e) {
+            throw new IllegalStateException("handoff to ztunnel: " + e.getMessage(), e);
+        }
+        if (acked) {
+            ztunnelAwayLogged = false;
+        } else if (!ztunnelAwayLogged) {
+            ztunnelAwayLogged = true;
+            LOG.warn("ztunnel is not connected to the handoff socket; enrolled pods are handed over when it connects");
+        }
+    }
+
+    private void removeFromZtunnel(String uid) {
+        try {
+            handoff.remove(uid, HANDOFF_TIMEOUT);
+        } catch (IOException e) {
+            // The pod is already forgotten, so ztunnel's next snapshot (a timeout reconnects it) drops it.
+            LOG.warn("telling ztunnel pod {} is gone: {}", uid, e.getMessage());
+        }
+    }
+
+    static PodInfo podInfo(Pod pod, List<String> ips) {
+        String sa = pod.getSpec().getServiceAccountName();
+        return new PodInfo(pod.getMetadata().getUid(), pod.getMetadata().getName(), pod.getMetadata().getNamespace(),
+                sa == null || sa.isEmpty() ? "default" : sa, ips);
+    }
+
+    private static List<String> ips(Pod pod) {
+        List<String> ips = new ArrayList<>();
+        if (pod.getStatus() != null && pod.getStatus().getPodIPs() != null) {
+            pod.getStatus().getPodIPs().forEach(a -> {
+                if (a.getIp() != null && !a.getIp().isEmpty()) {
+                    ips.add(a.getIp());
+                }
+            });
+        }
+        if (ips.isEmpty() && pod.getStatus() != null && pod.getStatus().getPodIP() != null) {
+            ips.add(pod.getStatus().getPodIP());
+        }
+        return ips;
     }
 
     private void annotate(Pod pod, String value) {
@@ -267,14 +355,29 @@ public final class NodeAgent implements AutoCloseable {
         }
         String netns = request.path("netns").asText();
         String ip = request.path("ips").path(0).asText("");
+        List<String> ips = new ArrayList<>();
+        request.path("ips").forEach(a -> {
+            if (!a.asText().isEmpty()) {
+                ips.add(a.asText());
+            }
+        });
         if (command.equals("CHECK")) {
             return capture.isApplied(netns) ? JSON.createObjectNode().put("result", "captured")
                     : JSON.createObjectNode().put("error", "capture rules missing in " + netns).put("retryable", false);
+        }
+        // A new pod must not start with nobody behind its capture: without ztunnel it would run
+        // cut off (fail closed, but broken). The runtime retries the ADD until ztunnel is back.
+        if (!handoff.ztunnelConnected()) {
+            return JSON.createObjectNode().put("error", "ztunnel is not connected to the node agent on " + node
+                    + "; pod " + ns + "/" + name + " must be captured").put("retryable", true);
         }
         return worker.submit(() -> {
             capture.apply(netns);
             if (!ip.isEmpty()) {
                 probes.add(ip);
+            }
+            if (!handoff.add(podInfo(pod, ips), Path.of(netns), HANDOFF_TIMEOUT)) {
+                throw new IllegalStateException("ztunnel went away before it took pod " + ns + "/" + name);
             }
             captured.put(pod.getMetadata().getUid(), ip);
             return JSON.createObjectNode().put("result", "captured").put("reason", d.reason());
@@ -287,6 +390,7 @@ public final class NodeAgent implements AutoCloseable {
             server.close();
         }
         Files.deleteIfExists(socket);
+        handoff.close();
         if (pods != null) {
             pods.close();
         }

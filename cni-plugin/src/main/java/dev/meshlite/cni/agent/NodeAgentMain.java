@@ -1,5 +1,6 @@
 package dev.meshlite.cni.agent;
 
+import dev.meshlite.cni.handoff.HandoffServer;
 import dev.meshlite.cni.rules.CaptureConfig;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -23,6 +24,8 @@ public final class NodeAgentMain implements Callable<Integer> {
     Path kubeconfig;
     @Option(names = "--socket", required = true, description = "The Unix socket the CNI plugin asks.")
     Path socket;
+    @Option(names = "--ztunnel-socket", description = "The handoff socket ztunnel connects to (default: ztunnel.sock next to --socket).")
+    Path ztunnelSocket;
     @Option(names = "--cni-conf-dir", required = true)
     Path confDir;
     @Option(names = "--cni-bin-dir", required = true)
@@ -43,8 +46,9 @@ public final class NodeAgentMain implements Callable<Integer> {
         Config config = Config.fromKubeconfig(Files.readString(kubeconfig));
         KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
         CaptureConfig capture = CaptureConfig.defaults().withDns(dns);
+        Path handoffSocket = ztunnelSocket != null ? ztunnelSocket : socket.resolveSibling("ztunnel.sock");
         NodeAgent agent = new NodeAgent(client, node, socket, new Capture(capture, backend),
-                new ProbeBypass(capture.probeSourceIp()));
+                new ProbeBypass(capture.probeSourceIp()), new HandoffServer(handoffSocket));
         agent.start();
         String java = ProcessHandle.current().info().command().orElse("java");
         NodeInstall.install(confDir, binDir, socket, pluginLog, java, System.getProperty("java.class.path"));

@@ -31,10 +31,11 @@ public final class ClusterUp {
     }
 
     /**
-     * @param cniAgent also run the CNI node agent on every node. Off by default until ztunnel
-     *     exists: a pod the agent captures sends its traffic to ztunnel's ports.
+     * @param mesh also run the data plane on every node: the CNI node agent (enrolls pods of
+     *     ambient namespaces) and ztunnel (carries their traffic), each with the node's credential
+     *     for istiod-lite.
      */
-    public void up(int nodes, Duration timeout, boolean cniAgent) throws Exception {
+    public void up(int nodes, Duration timeout, boolean mesh) throws Exception {
         if (nodes < 1 || nodes > Layout.MAX_NODES) {
             throw new IllegalArgumentException("--nodes " + nodes + " (expected: 1-" + Layout.MAX_NODES + ")");
         }
@@ -46,12 +47,16 @@ public final class ClusterUp {
 
         underlay();
         startApiServer();
+        installCrds();
         for (int i = 1; i <= nodes; i++) {
-            node(i, nodes, cniAgent);
+            node(i, nodes);
         }
         startIstiod();
         waitForNodes(nodes, start.plus(timeout));
         waitForIstiod(start.plus(timeout));
+        if (mesh) {
+            dataPlane(nodes, start.plus(timeout));
+        }
         out.printf("cluster up: %d node(s) ready in %.1f s; kubeconfig %s%n", nodes,
                 Duration.between(start, Instant.now()).toMillis() / 1000.0, Layout.kubeconfig());
     }
@@ -93,6 +98,23 @@ public final class ClusterUp {
         }
     }
 
+    /** The mesh's CRDs (manifests/crds), as an operator installs them before istiod. */
+    private void installCrds() throws Exception {
+        Path dir = Layout.meshHome().resolve("manifests/crds");
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        Config config = Config.fromKubeconfig(Files.readString(Layout.kubeconfig()));
+        try (KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
+             var files = Files.list(dir)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList()) {
+                try (var in = Files.newInputStream(f)) {
+                    client.load(in).createOrReplace();
+                }
+            }
+        }
+    }
+
     /** istiod-lite in the root namespace, serving its CA on the bridge address so nodes reach it. */
     private void startIstiod() throws IOException {
         var classpath = Layout.istiodClasspath();
@@ -131,7 +153,72 @@ public final class ClusterUp {
         }
     }
 
-    private void node(int index, int nodes, boolean cniAgent) throws IOException {
+    /**
+     * Per node: its credential for istiod-lite (what a kubelet's bound token is in a real cluster),
+     * then ztunnel and the CNI node agent inside the node's namespace. ztunnel connects to the
+     * agent's socket; whichever starts first waits for the other.
+     */
+    private void dataPlane(int nodes, Instant deadline) throws Exception {
+        String istiodCp = Layout.istiodClasspath().orElseThrow(() -> new IllegalStateException("istiod-lite is not built"));
+        String ztunnelCp = Layout.ztunnelClasspath().orElseThrow(() -> new IllegalStateException("ztunnel is not built"));
+        String cniCp = Layout.cniClasspath().orElseThrow(() -> new IllegalStateException("cni-plugin is not built"));
+        writeRootCert(deadline);
+        for (int index = 1; index <= nodes; index++) {
+            String node = Layout.nodeName(index);
+            Path nodeDir = Layout.nodeDir(node);
+            Path token = nodeDir.resolve("ztunnel-token");
+            Sh.Result issued = Sh.tryRun(Components.javaCommand("node-credential", istiodCp, java.util.Optional.empty(),
+                    "dev.meshlite.istiod.IstiodLite", "node-credential", "--node", node,
+                    "--kubeconfig", Layout.kubeconfig().toString()).toArray(String[]::new));
+            if (!issued.ok() || issued.stdout().isBlank()) {
+                throw new IllegalStateException("cannot issue " + node + "'s credential: " + issued.stderr());
+            }
+            Files.writeString(token, issued.stdout().strip() + "\n");
+            Files.setPosixFilePermissions(token, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            List<String> enter = List.of("nsenter", "--net=/run/netns/" + Layout.nodeNetns(node), "--");
+            Components.Spec ztunnel = new Components.Spec("ztunnel", node, concat(enter, Components.javaCommand(
+                    "ztunnel@" + node, ztunnelCp, java.util.Optional.empty(), "dev.meshlite.ztunnel.Main",
+                    "--node", node, "--control-plane", Layout.BRIDGE_IP + ":" + Layout.ISTIOD_CA_PORT,
+                    "--ca-root", Layout.meshRootCert().toString(), "--token-file", token.toString(),
+                    "--handoff-socket", nodeDir.resolve("ztunnel.sock").toString())),
+                    Layout.logDir().resolve("ztunnel-" + node + ".log").toString());
+            Components.Spec agent = new Components.Spec("cni-agent", node, concat(enter, Components.javaCommand(
+                    "cni-agent@" + node, cniCp, java.util.Optional.empty(), "dev.meshlite.cni.agent.NodeAgentMain",
+                    "--node", node, "--kubeconfig", Layout.nodeKubeconfig().toString(),
+                    "--socket", nodeDir.resolve("cni-agent.sock").toString(),
+                    "--ztunnel-socket", nodeDir.resolve("ztunnel.sock").toString(),
+                    "--cni-conf-dir", nodeDir.resolve("net.d").toString(),
+                    "--cni-bin-dir", nodeDir.resolve("cni-bin").toString(),
+                    "--plugin-log", nodeDir.resolve("logs/cni-plugin.log").toString())),
+                    Layout.logDir().resolve("cni-agent-" + node + ".log").toString());
+            for (Components.Spec spec : List.of(ztunnel, agent)) {
+                components.define(spec);
+                components.start(spec);
+            }
+        }
+    }
+
+    /** istiod-lite publishes its roots in every namespace; ztunnel verifies istiod-lite with them. */
+    private void writeRootCert(Instant deadline) throws Exception {
+        Config config = Config.fromKubeconfig(Files.readString(Layout.kubeconfig()));
+        try (KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build()) {
+            while (true) {
+                var cm = client.configMaps().inNamespace("istio-system").withName("istio-ca-root-cert").get();
+                String pem = cm == null || cm.getData() == null ? null : cm.getData().get("root-cert.pem");
+                if (pem != null && pem.contains("BEGIN CERTIFICATE")) {
+                    Files.writeString(Layout.meshRootCert(), pem);
+                    return;
+                }
+                if (Instant.now().isAfter(deadline)) {
+                    throw new IllegalStateException("istiod-lite published no root certificate in time; see "
+                            + Layout.logDir().resolve("istiod.log"));
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+
+    private void node(int index, int nodes) throws IOException {
         String node = Layout.nodeName(index);
         String ns = Layout.nodeNetns(node);
         String hostVeth = "mesh-n" + index;
@@ -170,17 +257,6 @@ public final class ClusterUp {
                 "--kubeconfig", Layout.nodeKubeconfig().toString())),
                 Layout.logDir().resolve("kube-proxy-" + node + ".log").toString());
         List<Components.Spec> specs = new ArrayList<>(List.of(kubelet, proxy));
-        if (cniAgent) {
-            String cp = Layout.cniClasspath().orElseThrow(() -> new IllegalStateException("cni-plugin is not built"));
-            specs.add(new Components.Spec("cni-agent", node, concat(enter, Components.javaCommand("cni-agent@" + node, cp,
-                    java.util.Optional.empty(), "dev.meshlite.cni.agent.NodeAgentMain", "--node", node,
-                    "--kubeconfig", Layout.nodeKubeconfig().toString(),
-                    "--socket", nodeDir.resolve("cni-agent.sock").toString(),
-                    "--cni-conf-dir", nodeDir.resolve("net.d").toString(),
-                    "--cni-bin-dir", nodeDir.resolve("cni-bin").toString(),
-                    "--plugin-log", nodeDir.resolve("logs/cni-plugin.log").toString())),
-                    Layout.logDir().resolve("cni-agent-" + node + ".log").toString()));
-        }
         for (Components.Spec spec : specs) {
             components.define(spec);
             components.start(spec);

@@ -112,6 +112,19 @@ public final class Layout {
                 ? java.util.Optional.of(jar + ":" + target.resolve("lib") + "/*") : java.util.Optional.empty();
     }
 
+    /** ztunnel's packaged classpath, or empty when it has not been built. */
+    public static java.util.Optional<String> ztunnelClasspath() {
+        Path target = meshHome().resolve("ztunnel/target");
+        Path jar = target.resolve("ztunnel-0.1.0-SNAPSHOT.jar");
+        return java.nio.file.Files.exists(jar)
+                ? java.util.Optional.of(jar + ":" + target.resolve("lib") + "/*") : java.util.Optional.empty();
+    }
+
+    /** The roots that verify istiod-lite, as every namespace's istio-ca-root-cert publishes them. */
+    public static Path meshRootCert() {
+        return stateDir().resolve("mesh-root-cert.pem");
+    }
+
     /** The CNI plugin and node agent's packaged classpath, or empty when it has not been built. */
     public static java.util.Optional<String> cniClasspath() {
         Path target = meshHome().resolve("cni-plugin/target");

@@ -28,6 +28,7 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 
 /**
@@ -46,9 +47,12 @@ public final class HboneClient implements AutoCloseable {
     private final EventLoopGroup group;
     private final boolean ownsGroup;
     private final ConnectionPool pool;
+    private final BiFunction<PoolKey, Bootstrap, Bootstrap> shaper;
 
     private HboneClient(HboneClientConfig config, Function<SpiffeId, TlsContextHolder> credentials,
-                        HboneMetrics metrics, Transport transport, EventLoopGroup group, boolean ownsGroup) {
+                        HboneMetrics metrics, Transport transport, EventLoopGroup group, boolean ownsGroup,
+                        BiFunction<PoolKey, Bootstrap, Bootstrap> shaper) {
+        this.shaper = Objects.requireNonNull(shaper, "shaper");
         this.config = Objects.requireNonNull(config, "config");
         this.credentials = Objects.requireNonNull(credentials, "credentials");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
@@ -67,13 +71,25 @@ public final class HboneClient implements AutoCloseable {
                                      HboneMetrics metrics) {
         Transport transport = Transport.select();
         return new HboneClient(config, credentials, metrics, transport,
-                transport.newEventLoopGroup(0, "hbone-client"), true);
+                transport.newEventLoopGroup(0, "hbone-client"), true, (key, b) -> b);
     }
 
     /** A client on a shared group; {@code transport} must match the group. */
     public static HboneClient create(HboneClientConfig config, Function<SpiffeId, TlsContextHolder> credentials,
                                      HboneMetrics metrics, Transport transport, EventLoopGroup group) {
-        return new HboneClient(config, credentials, metrics, transport, group, false);
+        return new HboneClient(config, credentials, metrics, transport, group, false, (key, b) -> b);
+    }
+
+    /**
+     * A client on a shared group whose connections are shaped per key: {@code shaper} gets each new
+     * connection's bootstrap last and may replace its channel factory (to create the socket in the
+     * source workload's network namespace), set options (a mark so capture rules skip it) or bind
+     * it. It runs on an event loop and must not block.
+     */
+    public static HboneClient create(HboneClientConfig config, Function<SpiffeId, TlsContextHolder> credentials,
+                                     HboneMetrics metrics, Transport transport, EventLoopGroup group,
+                                     BiFunction<PoolKey, Bootstrap, Bootstrap> shaper) {
+        return new HboneClient(config, credentials, metrics, transport, group, false, shaper);
     }
 
     /** One identity for every key: the debug tool and tests. */
@@ -189,7 +205,6 @@ public final class HboneClient implements AutoCloseable {
         TlsContextHolder material = tls;
         Bootstrap bootstrap = new Bootstrap()
                 .group(loopFor())
-                .channel(transport.socketChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) config.connectTimeout().toMillis())
                 .handler(new ChannelInitializer<SocketChannel>() {
@@ -207,7 +222,17 @@ public final class HboneClient implements AutoCloseable {
         if (key.sourceIp() != null) {
             bootstrap.localAddress(new InetSocketAddress(key.sourceIp(), 0));
         }
-        ChannelFuture connect = bootstrap.connect(key.destination());
+        ChannelFuture connect;
+        try {
+            Bootstrap shaped = shaper.apply(key, bootstrap);
+            if (shaped.config().channelFactory() == null) { // the shaper may bring its own
+                shaped.channel(transport.socketChannel());
+            }
+            connect = shaped.connect(key.destination());
+        } catch (RuntimeException e) {
+            pool.failed(c, new HboneTunnelException("cannot connect to " + key.destination(), e));
+            return;
+        }
         connect.addListener((ChannelFuture f) -> {
             if (!f.isSuccess()) {
                 pool.failed(c, new HboneTunnelException("cannot connect to " + key.destination(), f.cause()));

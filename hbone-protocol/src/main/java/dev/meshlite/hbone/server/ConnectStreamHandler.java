@@ -27,6 +27,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -113,7 +114,7 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
         ConnectDecision decision;
         try {
             decision = authorizer.decide(new ConnectRequest(peer.id(), peer.certificate(), authority,
-                    parent.remoteAddress(), h));
+                    parent.remoteAddress(), h, parent.localAddress()));
         } catch (RuntimeException e) {
             log.warn("authorizer failed for {} -> {}", peer.id(), authority, e);
             decision = ConnectDecision.unavailable("authorizer failed: " + e);
@@ -121,22 +122,30 @@ final class ConnectStreamHandler extends ChannelInboundHandlerAdapter {
         switch (decision) {
             case ConnectDecision.Deny deny -> refuse(ctx, HttpResponseStatus.UNAUTHORIZED, deny.reason());
             case ConnectDecision.Unavailable u -> refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, u.reason());
-            case ConnectDecision.Allow allow -> dial(ctx, allow.upstream());
+            case ConnectDecision.Allow allow -> dial(ctx, allow.upstream(), allow.dialer());
         }
     }
 
-    private void dial(ChannelHandlerContext ctx, InetSocketAddress upstream) {
+    private void dial(ChannelHandlerContext ctx, InetSocketAddress upstream, UnaryOperator<Bootstrap> dialer) {
         state = State.DIALING;
         // Same event loop as the stream: no cross-thread hand-off on the data path.
-        dial = new Bootstrap()
+        Bootstrap bootstrap = new Bootstrap()
                 .group(ctx.channel().eventLoop())
-                .channel(transport.socketChannel())
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, dialTimeout.toMillis()))
-                .handler(new ChannelInboundHandlerAdapter())
-                .connect(upstream);
+                .handler(new ChannelInboundHandlerAdapter());
+        try {
+            Bootstrap shaped = dialer.apply(bootstrap);
+            if (shaped.config().channelFactory() == null) { // the dialer may bring its own
+                shaped.channel(transport.socketChannel());
+            }
+            dial = shaped.connect(upstream);
+        } catch (RuntimeException e) {
+            refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "dial " + upstream + ": " + e);
+            return;
+        }
         dial.addListener((ChannelFuture f) -> {
             if (state != State.DIALING) { // stream reset or closed meanwhile
                 f.channel().close();

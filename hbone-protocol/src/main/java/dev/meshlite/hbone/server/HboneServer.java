@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * The HBONE server: terminates mutual TLS, accepts HTTP/2 CONNECT streams, authorizes each, dials
@@ -35,6 +36,12 @@ import java.util.concurrent.TimeUnit;
 public final class HboneServer implements AutoCloseable {
 
     private final Channel listener;
+    /** Listeners added after start ({@link #listen}), each with its own TLS material. */
+    private final ChannelGroup extraListeners = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    private final ServerBootstrap bootstrap;
+    private final HboneServerConfig config;
+    private final ConnectAuthorizer authorizer;
+    private final Transport transport;
     private final EventLoopGroup group;
     private final boolean ownsGroup;
     private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
@@ -46,20 +53,31 @@ public final class HboneServer implements AutoCloseable {
     private HboneServer(HboneServerConfig config, TlsContextHolder tls, ConnectAuthorizer authorizer,
                         HboneMetrics metrics, Transport transport, EventLoopGroup group, boolean ownsGroup)
             throws InterruptedException {
-        if (!tls.isServer()) {
+        if (config.listen() != null && tls == null) {
+            throw new IllegalArgumentException("tls: null (expected: the listener's server context)");
+        }
+        if (tls != null && !tls.isServer()) {
             throw new IllegalArgumentException("tls: a client context (expected: TlsContextHolder.forServer)");
         }
         this.group = group;
         this.ownsGroup = ownsGroup;
         this.metrics = metrics;
         this.tls = tls;
-        ServerBootstrap bootstrap = new ServerBootstrap()
+        this.config = config;
+        this.authorizer = authorizer;
+        this.transport = transport;
+        this.bootstrap = new ServerBootstrap()
                 .group(group)
                 .channel(transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
+                .childOption(ChannelOption.TCP_NODELAY, true);
+        this.listener = config.listen() == null ? null
+                : bootstrap.clone().childHandler(connectionInitializer(tls)).bind(config.listen()).sync().channel();
+    }
+
+    private ChannelInitializer<SocketChannel> connectionInitializer(TlsContextHolder tls) {
+        return new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         connections.add(ch);
@@ -81,9 +99,29 @@ public final class HboneServer implements AutoCloseable {
                                     ch.closeFuture().addListener(f -> metrics.connectionClosed());
                                 }));
                     }
-                });
-        ChannelFuture bind = bootstrap.bind(config.listen()).sync();
-        this.listener = bind.channel();
+                };
+    }
+
+    /**
+     * Adds a listener that presents {@code tls} (a proxy serving several workloads answers each
+     * with that workload's certificate). {@code bind} gets a configured bootstrap and binds it,
+     * e.g. from inside another network namespace; the listener closes with the server, or earlier
+     * through the returned channel.
+     */
+    public ChannelFuture listen(TlsContextHolder tls, Function<ServerBootstrap, ChannelFuture> bind) {
+        if (!tls.isServer()) {
+            throw new IllegalArgumentException("tls: a client context (expected: TlsContextHolder.forServer)");
+        }
+        if (shutdown.get() != null) {
+            throw new IllegalStateException("server is shutting down");
+        }
+        ChannelFuture f = bind.apply(bootstrap.clone().childHandler(connectionInitializer(tls)));
+        f.addListener((ChannelFuture done) -> {
+            if (done.isSuccess()) {
+                extraListeners.add(done.channel());
+            }
+        });
+        return f;
     }
 
     /** Starts a server on its own event loops (one per core) of the selected transport. */
@@ -106,8 +144,9 @@ public final class HboneServer implements AutoCloseable {
         return new HboneServer(config, tls, authorizer, metrics, transport, group, false);
     }
 
+    /** The configured listener's address; {@code null} when the server was started without one. */
     public InetSocketAddress localAddress() {
-        return (InetSocketAddress) listener.localAddress();
+        return listener == null ? null : (InetSocketAddress) listener.localAddress();
     }
 
     public HboneMetrics metrics() {
@@ -135,7 +174,9 @@ public final class HboneServer implements AutoCloseable {
         if (!shutdown.compareAndSet(null, done)) {
             return shutdown.get();
         }
-        listener.close().addListener(closed -> {
+        extraListeners.close();
+        ChannelFuture closedListener = listener != null ? listener.close() : null;
+        Runnable drainAll = () -> {
             List<CompletableFuture<Void>> closing = new ArrayList<>();
             for (Channel ch : connections) {
                 CompletableFuture<Void> c = new CompletableFuture<>();
@@ -159,7 +200,12 @@ public final class HboneServer implements AutoCloseable {
                     done.complete(null);
                 }
             });
-        });
+        };
+        if (closedListener == null) {
+            drainAll.run();
+        } else {
+            closedListener.addListener(closed -> drainAll.run());
+        }
         return done;
     }
 

@@ -2,17 +2,16 @@ package dev.meshlite.hbone.server;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.Objects;
 
 /**
- * @param listen           where to accept HBONE (port 15008 in a pod; port 0 in tests)
+ * @param listen           where to accept HBONE (port 15008 in a pod; port 0 in tests); {@code null}
+ *                         for none: listeners are then added with {@link HboneServer#listen}
  * @param handshakeTimeout a TLS handshake that takes longer is aborted and counted as TIMEOUT
  * @param dialTimeout      an upstream dial that takes longer answers 503
  */
 public record HboneServerConfig(InetSocketAddress listen, Duration handshakeTimeout, Duration dialTimeout) {
 
     public HboneServerConfig {
-        Objects.requireNonNull(listen, "listen");
         requirePositive(handshakeTimeout, "handshakeTimeout");
         requirePositive(dialTimeout, "dialTimeout");
     }

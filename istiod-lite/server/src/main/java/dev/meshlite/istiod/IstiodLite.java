@@ -6,6 +6,9 @@ import dev.meshlite.istiod.ca.CertificateAuthority;
 import dev.meshlite.istiod.ca.RootCertificates;
 import dev.meshlite.istiod.ca.auth.NodeCredentials;
 import dev.meshlite.istiod.ca.auth.ServiceAccountRef;
+import dev.meshlite.istiod.model.ModelInputs;
+import dev.meshlite.istiod.watch.ClusterWatcher;
+import dev.meshlite.istiod.xds.DiscoveryGrpcService;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -28,9 +31,9 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code istiod-lite}: the control plane. Today: the certificate authority and its tools. */
+/** {@code istiod-lite}: the control plane: certificate authority, cluster watches, delta xDS, and tools. */
 @Command(name = "istiod-lite", mixinStandardHelpOptions = true,
-        description = "meshlite control plane (certificate authority)",
+        description = "meshlite control plane (certificate authority and configuration discovery)",
         subcommands = {IstiodLite.Serve.class, IstiodLite.NodeCredential.class, IstiodLite.RotateRoot.class,
                 IstiodLite.RetireRoots.class})
 public final class IstiodLite {
@@ -88,7 +91,7 @@ public final class IstiodLite {
         }
     }
 
-    @Command(name = "serve", mixinStandardHelpOptions = true, description = "run the CA: gRPC on --address:--port, metrics on --metrics-port")
+    @Command(name = "serve", mixinStandardHelpOptions = true, description = "run the CA and xDS: gRPC on --address:--port, metrics on --metrics-port")
     static final class Serve implements Callable<Integer> {
         @CommandLine.Mixin
         Cluster cluster = new Cluster();
@@ -116,6 +119,10 @@ public final class IstiodLite {
         @Option(names = "--audience", description = "token audiences for TokenReview (repeatable)")
         List<String> audiences = new ArrayList<>();
 
+        @Option(names = "--root-namespace", defaultValue = ModelInputs.DEFAULT_ROOT_NAMESPACE,
+                description = "mesh root namespace: its policies without selector apply mesh-wide (default: ${DEFAULT-VALUE})")
+        String rootNamespace;
+
         @Override
         public Integer call() throws Exception {
             CountDownLatch stop = new CountDownLatch(1);
@@ -136,7 +143,9 @@ public final class IstiodLite {
                     Clock.systemUTC());
             PrometheusRegistry registry = new PrometheusRegistry();
             try (KubernetesClient client = cluster.client();
-                    CertificateAuthority ca = CertificateAuthority.start(options, client, registry);
+                    Discovery discovery = Discovery.start(client, options, rootNamespace, registry);
+                    CertificateAuthority ca = CertificateAuthority.start(options, client, registry,
+                            List.of(discovery.service()));
                     HTTPServer metrics = metricsPort < 0 ? null
                             : HTTPServer.builder().inetAddress(host).port(metricsPort).registry(registry).buildAndStart()) {
                 ready.accept("istiod-lite CA listening on " + address + ":" + ca.port()
@@ -144,6 +153,34 @@ public final class IstiodLite {
                 stop.await();
             }
             return 0;
+        }
+    }
+
+    /**
+     * Watches and the discovery service. Started before the gRPC server, so no proxy is ever
+     * served before the cluster has been read; closed after it (try-with-resources order).
+     */
+    record Discovery(ClusterWatcher watcher, DiscoveryGrpcService service) implements AutoCloseable {
+        static Discovery start(KubernetesClient client, CaOptions options, String rootNamespace,
+                PrometheusRegistry registry) throws Exception {
+            DiscoveryGrpcService service = new DiscoveryGrpcService(
+                    CertificateAuthority.callerAuthenticator(options, client), options.nodeAgents(), registry);
+            ClusterWatcher watcher = new ClusterWatcher(client,
+                    ClusterWatcher.Options.defaults(rootNamespace, options.trustDomain()), service::publish, registry,
+                    Clock.systemUTC());
+            try {
+                watcher.start();
+            } catch (Exception e) {
+                watcher.close();
+                throw e;
+            }
+            return new Discovery(watcher, service);
+        }
+
+        @Override
+        public void close() {
+            service.closeAll();
+            watcher.close();
         }
     }
 

@@ -45,10 +45,11 @@ public final class CertificateAuthority implements AutoCloseable {
     }
 
     public static CertificateAuthority start(CaOptions options, KubernetesClient client, PrometheusRegistry registry) {
-        CaSecretStore store = new CaSecretStore(client, options.namespace(), options.trustDomain(),
-                options.rootTtl(), options.clock());
-        CertificateSigner signer = new CertificateSigner(store.loadOrCreate(), options.maxTtl(), options.clock());
-        CaMetrics metrics = new CaMetrics(registry, signer::keys, options.clock());
+        return start(options, client, registry, List.of());
+    }
+
+    /** How callers are authenticated under {@code options}: the CA's and the discovery service's rule. */
+    public static CallerAuthenticator callerAuthenticator(CaOptions options, KubernetesClient client) {
         List<CallerAuthenticator> auth = new ArrayList<>();
         for (CaOptions.Auth a : options.auth()) {
             auth.add(switch (a) {
@@ -58,13 +59,23 @@ public final class CertificateAuthority implements AutoCloseable {
                 case TOKEN_REVIEW -> new TokenReviewAuthenticator(client, options.audiences());
             });
         }
+        return CallerAuthenticator.firstOf(auth);
+    }
+
+    /** Starts the CA; {@code more} gRPC services share its port, TLS and bearer-token handling. */
+    public static CertificateAuthority start(CaOptions options, KubernetesClient client, PrometheusRegistry registry,
+            List<io.grpc.BindableService> more) {
+        CaSecretStore store = new CaSecretStore(client, options.namespace(), options.trustDomain(),
+                options.rootTtl(), options.clock());
+        CertificateSigner signer = new CertificateSigner(store.loadOrCreate(), options.maxTtl(), options.clock());
+        CaMetrics metrics = new CaMetrics(registry, signer::keys, options.clock());
         NodeAuthorizer authorizer = new NodeAuthorizer(options.trustDomain(), options.nodeAgents(),
                 new KubernetesPodDirectory(client));
-        CertificateService service = new CertificateService(CallerAuthenticator.firstOf(auth), authorizer, signer, metrics);
+        CertificateService service = new CertificateService(callerAuthenticator(options, client), authorizer, signer, metrics);
         RootPublisher publisher = new RootPublisher(client, () -> signer.keys().roots());
         publisher.start();
         CaServer server = CaServer.start(service, signer,
-                new SpiffeId(options.trustDomain(), options.namespace(), "istiod"), options.bind());
+                new SpiffeId(options.trustDomain(), options.namespace(), "istiod"), options.bind(), more);
         ScheduledExecutorService reloader = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "ca-secret-reload");
             t.setDaemon(true);

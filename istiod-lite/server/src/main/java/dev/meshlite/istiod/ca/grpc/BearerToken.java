@@ -1,5 +1,6 @@
 package dev.meshlite.istiod.ca.grpc;
 
+import dev.meshlite.istiod.ca.client.BearerTokenHeader;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Metadata;
@@ -13,8 +14,7 @@ import io.grpc.ServerInterceptor;
  */
 public final class BearerToken implements ServerInterceptor {
 
-    public static final Metadata.Key<String> AUTHORIZATION =
-            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    public static final Metadata.Key<String> AUTHORIZATION = BearerTokenHeader.AUTHORIZATION;
     static final Context.Key<String> TOKEN = Context.key("meshlite-bearer-token");
     private static final String PREFIX = "Bearer ";
 
@@ -27,10 +27,13 @@ public final class BearerToken implements ServerInterceptor {
         return Contexts.interceptCall(Context.current().withValue(TOKEN, token), call, headers, next);
     }
 
-    /** Client side: metadata carrying {@code token}. */
+    /** Client side: metadata carrying {@code token} (the client library's encoding, so both ends agree). */
     public static Metadata metadata(String token) {
-        Metadata m = new Metadata();
-        m.put(AUTHORIZATION, PREFIX + token);
-        return m;
+        return BearerTokenHeader.metadata(token);
+    }
+
+    /** The token of the call being served, or null when it presented none. */
+    public static String current() {
+        return TOKEN.get();
     }
 }

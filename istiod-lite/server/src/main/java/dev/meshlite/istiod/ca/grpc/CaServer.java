@@ -5,6 +5,7 @@ import dev.meshlite.istiod.ca.CertificateService;
 import dev.meshlite.istiod.ca.CertificateSigner;
 import dev.meshlite.istiod.ca.IssuedChain;
 import dev.meshlite.istiod.ca.RootCertificates;
+import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
@@ -44,18 +45,29 @@ public final class CaServer implements AutoCloseable {
 
     public static CaServer start(CertificateService service, CertificateSigner signer, SpiffeId identity,
             InetSocketAddress bind) {
+        return start(service, signer, identity, bind, List.of());
+    }
+
+    /**
+     * Also serves {@code more} (the discovery service) on the same port and TLS, each behind the
+     * same bearer-token interceptor: one endpoint, one credential for a proxy.
+     */
+    public static CaServer start(CertificateService service, CertificateSigner signer, SpiffeId identity,
+            InetSocketAddress bind, List<BindableService> more) {
         KeyPair key = RootCertificates.newP256();
         List<String> ips = bind.getAddress().isAnyLocalAddress() ? List.of() : List.of(bind.getAddress().getHostAddress());
         IssuedChain serving = signer.signServing(key.getPublic(), identity, DEFAULT_DNS_NAMES, ips, SERVING_TTL);
         try {
-            Server server = NettyServerBuilder.forAddress(bind)
+            NettyServerBuilder builder = NettyServerBuilder.forAddress(bind)
                     .sslContext(GrpcSslContexts.configure(SslContextBuilder.forServer(key.getPrivate(),
                                     serving.chain().toArray(X509Certificate[]::new)))
                             .protocols("TLSv1.3")
                             .build())
-                    .addService(ServerInterceptors.intercept(new CertificateGrpcService(service), new BearerToken()))
-                    .build()
-                    .start();
+                    .addService(ServerInterceptors.intercept(new CertificateGrpcService(service), new BearerToken()));
+            for (BindableService s : more) {
+                builder.addService(ServerInterceptors.intercept(s, new BearerToken()));
+            }
+            Server server = builder.build().start();
             return new CaServer(server, serving);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot listen on " + bind, e);

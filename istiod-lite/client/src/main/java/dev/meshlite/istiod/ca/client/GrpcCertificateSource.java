@@ -6,9 +6,6 @@ import dev.meshlite.hbone.tls.WorkloadCertificate;
 import dev.meshlite.istiod.api.ca.v1.CertificateResponse;
 import dev.meshlite.istiod.api.ca.v1.CertificateServiceGrpc;
 import dev.meshlite.istiod.api.ca.v1.CsrRequest;
-import dev.meshlite.istiod.ca.PemText;
-import dev.meshlite.istiod.ca.RootCertificates;
-import dev.meshlite.istiod.ca.grpc.BearerToken;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -21,9 +18,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
-import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 
 /**
  * Fetches certificates from the CA over gRPC: a new P-256 key per certificate, a CSR proving it,
@@ -61,11 +55,10 @@ public final class GrpcCertificateSource implements CertificateSource, AutoClose
 
     @Override
     public Fetched fetch(SpiffeId identity) throws Exception {
-        KeyPair key = RootCertificates.newP256();
-        String csr = PemText.encode(new JcaPKCS10CertificationRequestBuilder(new X500Name(new org.bouncycastle.asn1.x500.RDN[0]),
-                key.getPublic()).build(new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate())));
+        KeyPair key = CsrPem.newP256();
+        String csr = CsrPem.csr(key);
         CertificateResponse response = CertificateServiceGrpc.newBlockingStub(channel)
-                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(BearerToken.metadata(token.get())))
+                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(BearerTokenHeader.metadata(token.get())))
                 .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
                 .createCertificate(CsrRequest.newBuilder()
                         .setCsrPem(csr)
@@ -74,11 +67,11 @@ public final class GrpcCertificateSource implements CertificateSource, AutoClose
                         .build());
         List<X509Certificate> chain = new ArrayList<>();
         for (String pem : response.getCertChainPemList()) {
-            chain.addAll(PemText.certificates(pem, "cert_chain_pem"));
+            chain.addAll(CsrPem.certificates(pem, "cert_chain_pem"));
         }
         List<X509Certificate> roots = new ArrayList<>();
         for (String pem : response.getRootCertsPemList()) {
-            roots.addAll(PemText.certificates(pem, "root_certs_pem"));
+            roots.addAll(CsrPem.certificates(pem, "root_certs_pem"));
         }
         return new Fetched(new WorkloadCertificate(chain, key.getPrivate()), new TrustBundle(roots));
     }

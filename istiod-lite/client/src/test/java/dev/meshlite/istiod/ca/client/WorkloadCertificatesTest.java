@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.meshlite.hbone.testing.TestCa;
 import dev.meshlite.hbone.tls.SpiffeId;
 import dev.meshlite.hbone.tls.WorkloadCertificate;
-import dev.meshlite.istiod.ca.MutableClock;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;

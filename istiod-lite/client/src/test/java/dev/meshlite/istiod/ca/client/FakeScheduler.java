@@ -1,6 +1,5 @@
 package dev.meshlite.istiod.ca.client;
 
-import dev.meshlite.istiod.ca.MutableClock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

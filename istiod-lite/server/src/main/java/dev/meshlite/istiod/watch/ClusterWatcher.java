@@ -1,0 +1,290 @@
+package dev.meshlite.istiod.watch;
+
+import dev.meshlite.istiod.model.AmbientModel;
+import dev.meshlite.istiod.model.AmbientSnapshot;
+import dev.meshlite.istiod.model.ModelInputs;
+import dev.meshlite.istiod.model.Problem;
+import dev.meshlite.istiod.xds.XdsSnapshot;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Watches the cluster with shared informers and turns every change into a new model snapshot
+ * ({@link AmbientModel}), published as an {@link XdsSnapshot}.
+ *
+ * <p>Rules:
+ * <ul>
+ *   <li>Nothing is published before Namespaces, Pods and Services have synced, nor before each
+ *       policy informer has either synced or failed once (its CRD may be absent: it then counts as
+ *       empty and keeps retrying). Publishing a policy-less view while policies exist but were not
+ *       read yet would open the mesh for a moment.</li>
+ *   <li>Changes are debounced ({@link Debounce}: 100 ms quiet, at most 1 s); rebuilds run on one
+ *       thread of their own, never on an informer's.</li>
+ *   <li>Each problem is logged once when it appears (and once when it is gone), counted in
+ *       {@code istiod_config_problems{kind}}, and raised as a Warning Event on the object when
+ *       that object is known.</li>
+ * </ul>
+ */
+public final class ClusterWatcher implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(ClusterWatcher.class);
+
+    public static final ResourceDefinitionContext AUTHORIZATION_POLICY = new ResourceDefinitionContext.Builder()
+            .withGroup("security.istio.io").withVersion("v1").withKind("AuthorizationPolicy")
+            .withPlural("authorizationpolicies").withNamespaced(true).build();
+    public static final ResourceDefinitionContext PEER_AUTHENTICATION = new ResourceDefinitionContext.Builder()
+            .withGroup("security.istio.io").withVersion("v1").withKind("PeerAuthentication")
+            .withPlural("peerauthentications").withNamespaced(true).build();
+
+    /** Settings, built once. */
+    public record Options(String rootNamespace, String trustDomain, Duration quiet, Duration maxDelay,
+            Duration syncTimeout, boolean events) {
+        public static Options defaults(String rootNamespace, String trustDomain) {
+            return new Options(rootNamespace, trustDomain, Duration.ofMillis(100), Duration.ofSeconds(1),
+                    Duration.ofSeconds(60), true);
+        }
+    }
+
+    private final KubernetesClient client;
+    private final Options options;
+    private final Consumer<XdsSnapshot> publish;
+    private final Clock clock;
+    private final Debounce debounce;
+    private final ScheduledExecutorService rebuilds;
+    private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
+    private final Counter rebuildCount;
+
+    private SharedIndexInformer<Namespace> namespaces;
+    private SharedIndexInformer<Pod> pods;
+    private SharedIndexInformer<Service> services;
+    private SharedIndexInformer<GenericKubernetesResource> authorizationPolicies;
+    private SharedIndexInformer<GenericKubernetesResource> peerAuthentications;
+    private final CompletableFuture<Void> authorizationPoliciesSeen = new CompletableFuture<>();
+    private final CompletableFuture<Void> peerAuthenticationsSeen = new CompletableFuture<>();
+
+    // Rebuild-thread state.
+    private Instant firstChange;
+    private Instant lastChange;
+    private ScheduledFuture<?> scheduled;
+    private boolean ready;
+    private long version;
+    private Set<Problem> reported = Set.of();
+    private volatile AmbientSnapshot latest = AmbientSnapshot.EMPTY;
+
+    public ClusterWatcher(KubernetesClient client, Options options, Consumer<XdsSnapshot> publish,
+            PrometheusRegistry registry, Clock clock) {
+        this.client = client;
+        this.options = options;
+        this.publish = publish;
+        this.clock = clock;
+        this.debounce = new Debounce(options.quiet(), options.maxDelay());
+        this.rebuilds = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "model-rebuild");
+            t.setDaemon(true);
+            return t;
+        });
+        GaugeWithCallback.builder().name("istiod_config_problems")
+                .help("Problems in the cluster's mesh configuration (invalid or degraded objects), by kind")
+                .labelNames("kind")
+                .callback(cb -> {
+                    Map<String, Integer> byKind = new TreeMap<>();
+                    latest.problems().forEach(p -> byKind.merge(p.kind(), 1, Integer::sum));
+                    byKind.forEach((k, n) -> cb.call(n, k));
+                }).register(registry);
+        rebuildCount = Counter.builder().name("istiod_model_rebuilds_total").help("Model snapshots built")
+                .register(registry);
+    }
+
+    /** Starts the informers, waits for their first sync, publishes the first snapshot. */
+    public void start() throws Exception {
+        namespaces = core(client.namespaces().runnableInformer(0));
+        pods = core(client.pods().inAnyNamespace().runnableInformer(0));
+        services = core(client.services().inAnyNamespace().runnableInformer(0));
+        authorizationPolicies = policy(client.genericKubernetesResources(AUTHORIZATION_POLICY).inAnyNamespace()
+                .runnableInformer(0), authorizationPoliciesSeen, "AuthorizationPolicy");
+        peerAuthentications = policy(client.genericKubernetesResources(PEER_AUTHENTICATION).inAnyNamespace()
+                .runnableInformer(0), peerAuthenticationsSeen, "PeerAuthentication");
+        List<CompletableFuture<Void>> synced = new ArrayList<>();
+        for (SharedIndexInformer<?> i : List.of(namespaces, pods, services)) {
+            synced.add(i.start().toCompletableFuture());
+        }
+        authorizationPolicies.start().whenComplete((v, t) -> authorizationPoliciesSeen.complete(null));
+        peerAuthentications.start().whenComplete((v, t) -> peerAuthenticationsSeen.complete(null));
+        synced.add(authorizationPoliciesSeen);
+        synced.add(peerAuthenticationsSeen);
+        CompletableFuture.allOf(synced.toArray(CompletableFuture[]::new))
+                .get(options.syncTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        rebuilds.submit(() -> {
+            ready = true;
+            rebuild();
+        }).get();
+    }
+
+    private <T extends HasMetadata> SharedIndexInformer<T> core(SharedIndexInformer<T> informer) {
+        // Keep retrying whatever happens: the API server may restart under us.
+        informer.exceptionHandler((started, t) -> {
+            log.warn("watch of {} failed (retrying): {}", informer.getApiTypeClass().getSimpleName(), t.toString());
+            return true;
+        });
+        informer.addEventHandler(new Changes<>());
+        informers.add(informer);
+        return informer;
+    }
+
+    private SharedIndexInformer<GenericKubernetesResource> policy(SharedIndexInformer<GenericKubernetesResource> informer,
+            CompletableFuture<Void> seen, String kind) {
+        informer.exceptionHandler((started, t) -> {
+            if (!started && !seen.isDone()) {
+                log.warn("cannot list {} (is its CRD installed? counted as none, retrying): {}", kind, t.toString());
+                seen.complete(null);
+            }
+            return true;
+        });
+        informer.addEventHandler(new Changes<>());
+        informers.add(informer);
+        return informer;
+    }
+
+    /** Any change: schedule a rebuild. */
+    private final class Changes<T> implements ResourceEventHandler<T> {
+        @Override
+        public void onAdd(T obj) {
+            changed();
+        }
+
+        @Override
+        public void onUpdate(T oldObj, T newObj) {
+            changed();
+        }
+
+        @Override
+        public void onDelete(T obj, boolean deletedFinalStateUnknown) {
+            changed();
+        }
+    }
+
+    private void changed() {
+        Instant now = clock.instant();
+        rebuilds.execute(() -> {
+            if (firstChange == null) {
+                firstChange = now;
+            }
+            lastChange = now;
+            scheduleRebuild();
+        });
+    }
+
+    private void scheduleRebuild() {
+        if (!ready || firstChange == null) {
+            return; // the first build after sync covers it
+        }
+        Instant due = debounce.due(firstChange, lastChange);
+        if (scheduled != null) {
+            scheduled.cancel(false);
+        }
+        long delay = Math.max(0, Duration.between(clock.instant(), due).toMillis());
+        scheduled = rebuilds.schedule(this::rebuildIfDue, delay, TimeUnit.MILLISECONDS);
+    }
+
+    private void rebuildIfDue() {
+        if (firstChange != null && clock.instant().isBefore(debounce.due(firstChange, lastChange))) {
+            scheduleRebuild();
+            return;
+        }
+        rebuild();
+    }
+
+    private void rebuild() {
+        firstChange = null;
+        lastChange = null;
+        scheduled = null;
+        try {
+            ModelInputs inputs = new ModelInputs(namespaces.getStore().list(), pods.getStore().list(),
+                    services.getStore().list(), authorizationPolicies.getStore().list(),
+                    peerAuthentications.getStore().list(), options.rootNamespace(), options.trustDomain());
+            AmbientSnapshot snapshot = AmbientModel.build(inputs);
+            latest = snapshot;
+            version++;
+            rebuildCount.inc();
+            List<Problem> fresh = report(snapshot.problems());
+            publish.accept(XdsSnapshot.from(snapshot, "v" + version));
+            if (options.events()) {
+                fresh.forEach(p -> ProblemEvents.raise(client, p, storeFor(p.kind()))); // after the push: API calls are slow
+            }
+            log.debug("model v{}: {} workloads, {} services, {} authorizations, {} problems", version,
+                    snapshot.workloads().size(), snapshot.services().size(), snapshot.authorizations().size(),
+                    snapshot.problems().size());
+        } catch (RuntimeException e) {
+            // Keep serving the previous snapshot; the next change retries.
+            log.error("model rebuild failed (previous configuration stays): {}", e.toString(), e);
+        }
+    }
+
+    /** Logs what appeared and what went away; returns the new problems. */
+    private List<Problem> report(List<Problem> problems) {
+        Set<Problem> now = new HashSet<>(problems);
+        List<Problem> fresh = new ArrayList<>();
+        for (Problem p : problems) {
+            if (!reported.contains(p)) {
+                log.warn("config problem: {}", p);
+                fresh.add(p);
+            }
+        }
+        for (Problem p : reported) {
+            if (!now.contains(p)) {
+                log.info("config problem resolved: {}", p);
+            }
+        }
+        reported = now;
+        return fresh;
+    }
+
+    private List<? extends HasMetadata> storeFor(String kind) {
+        return switch (kind) {
+            case "AuthorizationPolicy" -> authorizationPolicies.getStore().list();
+            case "PeerAuthentication" -> peerAuthentications.getStore().list();
+            case "Namespace" -> namespaces.getStore().list();
+            case "Service" -> services.getStore().list();
+            case "Pod" -> pods.getStore().list();
+            default -> List.of();
+        };
+    }
+
+    /** The latest snapshot built (empty before the first). */
+    public AmbientSnapshot latest() {
+        return latest;
+    }
+
+    @Override
+    public void close() {
+        informers.forEach(SharedIndexInformer::stop);
+        rebuilds.shutdownNow();
+    }
+}

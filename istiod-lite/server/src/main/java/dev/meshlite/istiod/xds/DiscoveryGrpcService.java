@@ -1,0 +1,252 @@
+package dev.meshlite.istiod.xds;
+
+import dev.meshlite.istiod.api.xds.v1.DeltaRequest;
+import dev.meshlite.istiod.api.xds.v1.DeltaResponse;
+import dev.meshlite.istiod.api.xds.v1.DiscoveryServiceGrpc;
+import dev.meshlite.istiod.api.xds.v1.Node;
+import dev.meshlite.istiod.api.xds.v1.Resource;
+import dev.meshlite.istiod.ca.auth.CallerAuthenticator;
+import dev.meshlite.istiod.ca.auth.ServiceAccountRef;
+import dev.meshlite.istiod.ca.grpc.BearerToken;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The delta discovery server (contract: {@code meshlite/xds/v1/xds.proto}). One {@link ProxyStream}
+ * per proxy; {@link #publish} hands every stream the new snapshot and each sends only what
+ * changed for its subscriptions (nothing when nothing did).
+ *
+ * <p>What a proxy receives: for now every ztunnel gets all ambient workloads, services and
+ * authorizations. The rule to narrow it to (later): a ztunnel needs the workloads on its node
+ * (inbound), everything its node's workloads may connect to (services and their endpoints, and
+ * their waypoints), and the authorizations that apply to its node's workloads (global, their
+ * namespaces', and the selector policies they list).
+ *
+ * <p>Threads: gRPC's executor runs requests; {@link #publish} runs on the caller's thread. Each
+ * stream's state and its sends are guarded by the stream's lock, so a push and an ACK never
+ * interleave. A stream whose transport is not ready is marked and pushed when it becomes ready:
+ * a slow proxy gets the latest state once, not every intermediate one.
+ */
+public final class DiscoveryGrpcService extends DiscoveryServiceGrpc.DiscoveryServiceImplBase {
+
+    private static final Logger log = LoggerFactory.getLogger(DiscoveryGrpcService.class);
+
+    private final ProxyAccess access;
+    private final Set<ProxyStream> streams = ConcurrentHashMap.newKeySet();
+    private final AtomicLong streamIds = new AtomicLong();
+    /** Null until the first publish: before it, streams are refused rather than told "nothing exists". */
+    private volatile XdsSnapshot current;
+    private final Counter pushes;
+    private final Counter bytesSent;
+    private final Counter nacks;
+    private final Counter refused;
+
+    public DiscoveryGrpcService(CallerAuthenticator authenticator, Set<ServiceAccountRef> nodeAgents,
+            PrometheusRegistry registry) {
+        this.access = new ProxyAccess(authenticator, nodeAgents);
+        GaugeWithCallback.builder().name("istiod_xds_connected_proxies")
+                .help("Authenticated discovery streams open").callback(cb -> cb.call(connectedProxies()))
+                .register(registry);
+        pushes = Counter.builder().name("istiod_xds_pushes_total").help("Delta responses sent, by type")
+                .labelNames("type").register(registry);
+        bytesSent = Counter.builder().name("istiod_xds_bytes_sent_total")
+                .help("Serialized bytes of delta responses sent, by type").labelNames("type").register(registry);
+        nacks = Counter.builder().name("istiod_xds_nacks_total").help("Responses proxies rejected, by type")
+                .labelNames("type").register(registry);
+        refused = Counter.builder().name("istiod_xds_streams_refused_total")
+                .help("Discovery streams refused, by status code").labelNames("code").register(registry);
+    }
+
+    /** Makes {@code snapshot} current and pushes what changed to every stream. */
+    public void publish(XdsSnapshot snapshot) {
+        current = snapshot;
+        for (ProxyStream s : streams) {
+            s.pushAll();
+        }
+    }
+
+    /** The snapshot being served, or null before the first publish. */
+    public XdsSnapshot current() {
+        return current;
+    }
+
+    public int connectedProxies() {
+        return (int) streams.stream().filter(s -> s.node != null).count();
+    }
+
+    @Override
+    public StreamObserver<DeltaRequest> deltaResources(StreamObserver<DeltaResponse> responses) {
+        ServerCallStreamObserver<DeltaResponse> out = (ServerCallStreamObserver<DeltaResponse>) responses;
+        ProxyStream s = new ProxyStream(streamIds.incrementAndGet(), BearerToken.current(), out);
+        out.setOnReadyHandler(s::onReady);
+        out.setOnCancelHandler(s::ended);
+        return s;
+    }
+
+    static String shortType(String typeUrl) {
+        int slash = typeUrl.lastIndexOf('/');
+        return slash < 0 ? typeUrl : typeUrl.substring(slash + 1);
+    }
+
+    /** One proxy's stream. All state is guarded by {@code this}. */
+    final class ProxyStream implements StreamObserver<DeltaRequest> {
+        private final long id;
+        private final String token;
+        private final ServerCallStreamObserver<DeltaResponse> out;
+        private final Map<String, Subscription> subscriptions = new HashMap<>();
+        private volatile Node node;
+        private long nonces;
+        private boolean ended;
+        private boolean pushWhenReady;
+
+        ProxyStream(long id, String token, ServerCallStreamObserver<DeltaResponse> out) {
+            this.id = id;
+            this.token = token;
+            this.out = out;
+        }
+
+        @Override
+        public synchronized void onNext(DeltaRequest request) {
+            if (ended) {
+                return;
+            }
+            if (node == null) {
+                if (current == null) {
+                    // A reconnecting proxy told "nothing" would drop its good state: make it wait.
+                    refused.labelValues(Status.Code.UNAVAILABLE.name()).inc();
+                    ended = true;
+                    out.onError(Status.UNAVAILABLE.withDescription("istiod-lite has not read the cluster yet; retry")
+                            .asRuntimeException());
+                    return;
+                }
+                try {
+                    access.check(token, request.hasNode() ? request.getNode() : null);
+                } catch (ProxyAccess.StatusExceptionWithReason e) {
+                    refused.labelValues(e.status.getCode().name()).inc();
+                    log.info("refused discovery stream {}: {}: {}", request.getNode().getId(), e.status.getCode(),
+                            e.getMessage());
+                    ended = true;
+                    out.onError(e.status.withDescription(e.getMessage()).asRuntimeException());
+                    return;
+                }
+                node = request.getNode();
+                streams.add(this);
+                log.info("proxy {} ({} on {}) connected", node.getId(), node.getRole(), node.getNodeName());
+            }
+            String type = request.getTypeUrl();
+            Subscription sub = subscriptions.get(type);
+            if (!request.getResponseNonce().isEmpty() && sub != null) {
+                String nonce = request.getResponseNonce();
+                if (request.hasErrorDetail()) {
+                    if (sub.nack(nonce)) {
+                        nacks.labelValues(shortType(type)).inc();
+                        log.warn("proxy {} rejected {} response {} (it keeps its last good state): {}", node.getId(),
+                                shortType(type), nonce, request.getErrorDetail().getMessage());
+                    }
+                } else if (!sub.ack(nonce)) {
+                    log.debug("proxy {}: answer to unknown nonce {} ignored", node.getId(), nonce);
+                }
+            }
+            boolean changesSubscription = request.getResourceNamesSubscribeCount() > 0
+                    || request.getResourceNamesUnsubscribeCount() > 0;
+            if (sub == null && (changesSubscription || request.getResponseNonce().isEmpty())) {
+                sub = new Subscription(type, request.getInitialResourceVersionsMap());
+                subscriptions.put(type, sub);
+            }
+            if (sub != null && changesSubscription) {
+                sub.subscribe(request.getResourceNamesSubscribeList(), request.getResourceNamesUnsubscribeList());
+                push(sub);
+            }
+        }
+
+        synchronized void pushAll() {
+            if (ended || node == null) {
+                return;
+            }
+            subscriptions.values().forEach(this::push);
+        }
+
+        void onReady() {
+            synchronized (this) {
+                if (!pushWhenReady) {
+                    return;
+                }
+                pushWhenReady = false;
+            }
+            pushAll();
+        }
+
+        private void push(Subscription sub) {
+            if (!out.isReady()) {
+                pushWhenReady = true;
+                return;
+            }
+            XdsSnapshot snapshot = current;
+            Subscription.Diff diff = sub.diff(snapshot.of(sub.typeUrl));
+            if (diff.isEmpty() && !sub.needsFirstResponse()) {
+                return;
+            }
+            String nonce = id + "-" + (++nonces);
+            DeltaResponse.Builder r = DeltaResponse.newBuilder().setTypeUrl(sub.typeUrl)
+                    .setSystemVersionInfo(snapshot.version()).setNonce(nonce).addAllRemovedResources(diff.removed());
+            diff.upserts().forEach((name, v) -> r.addResources(Resource.newBuilder().setName(name)
+                    .setVersion(v.version()).setResource(v.resource())));
+            DeltaResponse response = r.build();
+            sub.sent(nonce, diff);
+            out.onNext(response);
+            String type = shortType(sub.typeUrl);
+            pushes.labelValues(type).inc();
+            bytesSent.labelValues(type).inc(response.getSerializedSize());
+            log.debug("pushed {} to {}: {} upserts, {} removals, version {}", type, node.getId(),
+                    diff.upserts().size(), diff.removed().size(), snapshot.version());
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            ended();
+        }
+
+        @Override
+        public void onCompleted() {
+            synchronized (this) {
+                if (!ended) {
+                    out.onCompleted();
+                }
+            }
+            ended();
+        }
+
+        void ended() {
+            synchronized (this) {
+                ended = true;
+            }
+            if (streams.remove(this)) {
+                log.info("proxy {} disconnected", node.getId());
+            }
+        }
+    }
+
+    /** Ends every stream (shutting down); proxies reconnect to another replica. */
+    public void closeAll() {
+        for (ProxyStream s : streams) {
+            synchronized (s) {
+                if (!s.ended) {
+                    s.ended = true;
+                    s.out.onError(Status.UNAVAILABLE.withDescription("istiod-lite shutting down").asRuntimeException());
+                }
+            }
+        }
+        streams.clear();
+    }
+}

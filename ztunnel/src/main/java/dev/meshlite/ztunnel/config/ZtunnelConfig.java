@@ -1,0 +1,44 @@
+package dev.meshlite.ztunnel.config;
+
+import dev.meshlite.ztunnel.metrics.AccessLog;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Everything ztunnel is told at start-up, read once (flags, see {@code Main}) and passed whole.
+ *
+ * @param controlPlane istiod-lite's gRPC address (CA and xDS on one port, 15012)
+ * @param caRoot       PEM roots to verify the control plane's serving certificate
+ * @param caAuthority  the name the control plane's certificate is verified for
+ * @param tokenFile    the bearer token presented to the control plane, re-read on every call so a
+ *                     rotated token is picked up
+ * @param handoffSocket the node agent's socket (in-pod mode)
+ * @param drain        how long connections may finish after SIGTERM
+ * @param dedicatedPod  dedicated mode: the one pod served, from inside its own namespace (the
+ *                      sidecar shape, for comparisons); {@code null} in in-pod mode
+ */
+public record ZtunnelConfig(String node, String trustDomain, String cluster, InetSocketAddress controlPlane,
+                            Path caRoot, String caAuthority, Path tokenFile, Path handoffSocket,
+                            InetSocketAddress adminAddress, InetSocketAddress metricsAddress,
+                            InetSocketAddress readinessAddress, AccessLog.Format accessLogFormat, Duration drain,
+                            Duration certificateTtl, dev.meshlite.cni.handoff.PodInfo dedicatedPod) {
+
+    public ZtunnelConfig {
+        Objects.requireNonNull(node, "node");
+        Objects.requireNonNull(trustDomain, "trustDomain");
+        Objects.requireNonNull(controlPlane, "controlPlane");
+        Objects.requireNonNull(caRoot, "caRoot");
+        Objects.requireNonNull(tokenFile, "tokenFile");
+        if (drain.isNegative()) {
+            throw new IllegalArgumentException("drain: " + drain + " (expected: >= 0)");
+        }
+        if (dedicatedPod != null && handoffSocket != null) {
+            throw new IllegalArgumentException("dedicated mode serves one pod: no node agent socket expected");
+        }
+        if (certificateTtl.toMinutes() < 10) {
+            throw new IllegalArgumentException("certificateTtl: " + certificateTtl + " (expected: >= 10m)");
+        }
+    }
+}
