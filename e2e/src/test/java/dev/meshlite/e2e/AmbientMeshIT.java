@@ -410,10 +410,15 @@ class AmbientMeshIT {
             Process p = new ProcessBuilder("tcpdump", "-i", "mesh0", "-nn", "-l", "-A", "-s", "0",
                     "tcp and net 10.244.0.0/16").redirectOutput(file.toFile()).start();
             BufferedReader err = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8));
-            String line = err.readLine();
-            if (line == null || !line.contains("listening on")) {
+            // tcpdump says "listening on mesh0" once its capture is open (after a verbosity note)
+            String line;
+            StringBuilder said = new StringBuilder();
+            while ((line = err.readLine()) != null && !line.contains("listening on")) {
+                said.append(line).append('\n');
+            }
+            if (line == null) {
                 p.destroyForcibly();
-                throw new IllegalStateException("tcpdump did not start: " + line);
+                throw new IllegalStateException("tcpdump did not start: " + said);
             }
             Thread.ofVirtual().start(() -> err.lines().forEach(l -> { }));
             return new Capture(p, file);
