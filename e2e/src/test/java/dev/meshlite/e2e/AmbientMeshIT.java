@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.meshlite.e2e.cluster.Readiness;
+import dev.meshlite.e2e.cluster.WireCapture;
 import dev.meshlite.e2e.testing.Await;
 import dev.meshlite.e2e.testing.MeshCommands.Run;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -22,8 +23,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -165,8 +164,8 @@ class AmbientMeshIT {
     @Order(1)
     void meshedTrafficCrossesNodesOnlyAsTlsToPort15008() throws Exception {
         String marker = "marker-" + UUID.randomUUID();
-        List<String> packets;
-        try (Capture capture = Capture.start()) {
+        WireCapture.Seen seen;
+        try (WireCapture capture = WireCapture.start()) {
             for (Pod b : backends()) {
                 Run r = http("web", "frontend", "http://" + b.getStatus().getPodIP() + ":8080/" + marker);
                 assertEquals(0, r.exit(), r.out());
@@ -179,17 +178,11 @@ class AmbientMeshIT {
                     "exec 3<>/dev/tcp/echo.shop/9000; echo " + marker + " >&3; head -n1 <&3");
             assertEquals(0, tcp.exit(), tcp.out());
             assertEquals(marker, tcp.out().strip());
-            packets = capture.stop();
+            seen = capture.stop();
         }
-        String all = String.join("\n", packets);
-        assertFalse(all.contains(marker), "application bytes in clear on mesh0");
-        List<String> headers = packets.stream().filter(l -> HEADER.matcher(l).find()).toList();
-        assertFalse(headers.isEmpty(), "the capture saw no pod traffic between the nodes");
-        for (String h : headers) {
-            Matcher m = HEADER.matcher(h);
-            assertTrue(m.find());
-            assertTrue(m.group(2).equals("15008") || m.group(4).equals("15008"), "not HBONE: " + h);
-        }
+        assertFalse(seen.contains(marker), "application bytes in clear on mesh0");
+        assertFalse(seen.packets().isEmpty(), "the capture saw no pod traffic between the nodes");
+        assertEquals(List.of(), seen.notHbone(), "pod packets that are not HBONE");
         // The destination's ztunnel counted mutual-TLS connections for the backend.
         String metrics = metrics(backends().getFirst().getSpec().getNodeName());
         assertTrue(counter(metrics, "istio_tcp_connections_opened_total", "reporter=\"destination\"",
@@ -391,51 +384,6 @@ class AmbientMeshIT {
     }
 
     // ---- helpers ----
-
-    private static final Pattern HEADER =
-            Pattern.compile("IP (10\\.244\\.\\d+\\.\\d+)\\.(\\d+) > (10\\.244\\.\\d+\\.\\d+)\\.(\\d+):");
-
-    /** tcpdump on the underlay bridge: pod-to-pod packets between nodes, with payloads as text. */
-    static final class Capture implements AutoCloseable {
-        private final Process process;
-        private final Path file;
-
-        private Capture(Process process, Path file) {
-            this.process = process;
-            this.file = file;
-        }
-
-        static Capture start() throws Exception {
-            Path file = Files.createTempFile("mesh0", ".txt");
-            Process p = new ProcessBuilder("tcpdump", "-i", "mesh0", "-nn", "-l", "-A", "-s", "0",
-                    "tcp and net 10.244.0.0/16").redirectOutput(file.toFile()).start();
-            BufferedReader err = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8));
-            // tcpdump says "listening on mesh0" once its capture is open (after a verbosity note)
-            String line;
-            StringBuilder said = new StringBuilder();
-            while ((line = err.readLine()) != null && !line.contains("listening on")) {
-                said.append(line).append('\n');
-            }
-            if (line == null) {
-                p.destroyForcibly();
-                throw new IllegalStateException("tcpdump did not start: " + said);
-            }
-            Thread.ofVirtual().start(() -> err.lines().forEach(l -> { }));
-            return new Capture(p, file);
-        }
-
-        List<String> stop() throws Exception {
-            process.destroy();
-            process.waitFor();
-            return Files.readAllLines(file, StandardCharsets.ISO_8859_1);
-        }
-
-        @Override
-        public void close() throws Exception {
-            process.destroyForcibly();
-            Files.deleteIfExists(file);
-        }
-    }
 
     static void apply(String yaml) throws Exception {
         Path f = Files.createTempFile("mesh-it", ".yaml");

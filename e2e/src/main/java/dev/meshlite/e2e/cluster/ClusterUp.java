@@ -56,6 +56,7 @@ public final class ClusterUp {
         waitForIstiod(start.plus(timeout));
         if (mesh) {
             dataPlane(nodes, start.plus(timeout));
+            waitForZtunnels(nodes, start.plus(timeout));
         }
         out.printf("cluster up: %d node(s) ready in %.1f s; kubeconfig %s%n", nodes,
                 Duration.between(start, Instant.now()).toMillis() / 1000.0, Layout.kubeconfig());
@@ -177,7 +178,7 @@ public final class ClusterUp {
             Files.setPosixFilePermissions(token, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
             List<String> enter = List.of("nsenter", "--net=/run/netns/" + Layout.nodeNetns(node), "--");
             Components.Spec ztunnel = new Components.Spec("ztunnel", node, concat(enter, Components.javaCommand(
-                    "ztunnel@" + node, ztunnelCp, java.util.Optional.empty(), "dev.meshlite.ztunnel.Main",
+                    "ztunnel@" + node, ztunnelJvmFlags(), ztunnelCp, java.util.Optional.empty(), "dev.meshlite.ztunnel.Main",
                     "--node", node, "--control-plane", Layout.BRIDGE_IP + ":" + Layout.ISTIOD_CA_PORT,
                     "--ca-root", Layout.meshRootCert().toString(), "--token-file", token.toString(),
                     "--handoff-socket", nodeDir.resolve("ztunnel.sock").toString())),
@@ -194,6 +195,56 @@ public final class ClusterUp {
             for (Components.Spec spec : List.of(ztunnel, agent)) {
                 components.define(spec);
                 components.start(spec);
+            }
+        }
+    }
+
+    /**
+     * ztunnel's JVM: unlike the control components it carries traffic, so it keeps the full JIT
+     * (C2) and gets a small, fixed heap; the figures behind the choice are in the README
+     * (benchmarks/ztunnel-latency.sh). {@code MESH_ZTUNNEL_JVM_FLAGS} replaces them, for
+     * comparisons.
+     */
+    static List<String> ztunnelJvmFlags() {
+        String override = System.getenv("MESH_ZTUNNEL_JVM_FLAGS");
+        if (override != null && !override.isBlank()) {
+            return List.of(override.trim().split("\\s+"));
+        }
+        return ZTUNNEL_JVM_FLAGS;
+    }
+
+    static final List<String> ZTUNNEL_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xss512k", "-Xms32m", "-Xmx128m",
+            "-XX:MaxDirectMemorySize=128m", "-XX:ReservedCodeCacheSize=48m", "-XX:CICompilerCount=2",
+            "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow");
+
+    /** Every ztunnel ready: configuration synced from istiod-lite and the node agent's snapshot applied. */
+    private void waitForZtunnels(int nodes, Instant deadline) throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
+                .connectTimeout(Duration.ofSeconds(1)).build();
+        for (int index = 1; index <= nodes; index++) {
+            String node = Layout.nodeName(index);
+            java.net.URI ready = java.net.URI.create("http://" + Layout.nodeIp(index) + ":15021/healthz/ready");
+            String last = "no answer";
+            while (true) {
+                try {
+                    var r = http.send(java.net.http.HttpRequest.newBuilder(ready).timeout(Duration.ofSeconds(2)).build(),
+                            java.net.http.HttpResponse.BodyHandlers.ofString());
+                    if (r.statusCode() == 200) {
+                        break;
+                    }
+                    last = r.body().strip();
+                } catch (IOException e) {
+                    last = e.toString();
+                }
+                var spec = components.find("ztunnel", node);
+                if (spec.isPresent() && components.process(spec.get()).isEmpty()) {
+                    throw new IllegalStateException("ztunnel on " + node + " exited; see " + spec.get().log());
+                }
+                if (Instant.now().isAfter(deadline)) {
+                    throw new IllegalStateException("ztunnel on " + node + " not ready in time (" + last + "); see "
+                            + Layout.logDir().resolve("ztunnel-" + node + ".log"));
+                }
+                Thread.sleep(200);
             }
         }
     }

@@ -51,10 +51,16 @@ public final class Components {
     /** The JVM command line of a component from any module: its classpath, its main class. */
     public static List<String> javaCommand(String componentId, String classpath, java.util.Optional<Path> aotCache,
                                            String mainClass, String... args) {
+        return javaCommand(componentId, JVM_FLAGS, classpath, aotCache, mainClass, args);
+    }
+
+    /** The same with other JVM flags (a data-plane proxy wants its JIT and heap chosen for it). */
+    public static List<String> javaCommand(String componentId, List<String> jvmFlags, String classpath,
+                                           java.util.Optional<Path> aotCache, String mainClass, String... args) {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> argv = new ArrayList<>();
         argv.add(java);
-        argv.addAll(JVM_FLAGS);
+        argv.addAll(jvmFlags);
         aotCache.ifPresent(cache -> {
             // Classes loaded and linked ahead of time: a component starts with half the CPU.
             argv.add("-XX:AOTCache=" + cache);

@@ -183,29 +183,17 @@ final class Resources {
         return out;
     }
 
-    /** A literal IP only: never a name lookup. */
+    private static final java.util.regex.Pattern DOTTED_QUAD =
+            java.util.regex.Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+
+    /** A literal IP only (IPv4 as four decimal octets, or IPv6): never a name lookup. */
     static InetAddress ip(String what, String field, String s) {
-        if (s == null || s.isEmpty() || !(s.indexOf(':') >= 0 || s.chars().allMatch(ch -> ch == '.' || Character.isDigit(ch)))) {
-            throw new IllegalArgumentException(what + ": " + field + " \"" + s + "\" (expected: an IP literal)");
-        }
         try {
-            String[] parts = s.split("\\.", -1);
-            if (s.indexOf(':') < 0) {
-                if (parts.length != 4) {
-                    throw new IllegalArgumentException("four octets expected");
-                }
-                byte[] b = new byte[4];
-                for (int i = 0; i < 4; i++) {
-                    int v = Integer.parseInt(parts[i]);
-                    if (v < 0 || v > 255 || parts[i].isEmpty()) {
-                        throw new IllegalArgumentException("octet " + parts[i]);
-                    }
-                    b[i] = (byte) v;
-                }
-                return InetAddress.getByAddress(b);
+            if (s != null && s.indexOf(':') < 0 && !DOTTED_QUAD.matcher(s).matches()) {
+                throw new IllegalArgumentException("not a dotted quad");
             }
-            return InetAddress.getByName(s);
-        } catch (Exception e) {
+            return InetAddress.ofLiteral(s);
+        } catch (IllegalArgumentException | NullPointerException e) {
             throw new IllegalArgumentException(what + ": " + field + " \"" + s + "\" (expected: an IP literal)", e);
         }
     }
