@@ -9,13 +9,16 @@
 # Writes a Markdown table to stdout and to benchmarks/results/ztunnel-<UTC timestamp>.md.
 #
 # usage: benchmarks/ztunnel-latency.sh     (as root; builds through ./mesh; tears the cluster down)
-# env:   RATE (1000 req/s), SECONDS_RUN (20), SIZE (1024 bytes), CONNS (4 connections)
+# env:   RATE (1000 req/s), SECONDS_RUN (20), SIZE (1024 bytes), CONNS (4 connections), WARMUP (10 s,
+#        a run before each measured one, so JIT compilation is not charged to the figures),
+#        MESH_ZTUNNEL_JVM_FLAGS (ztunnel's JVM flags instead of the defaults, for comparisons)
 set -euo pipefail
 
 RATE=${RATE:-1000}
 SECONDS_RUN=${SECONDS_RUN:-20}
 SIZE=${SIZE:-1024}
 CONNS=${CONNS:-4}
+WARMUP=${WARMUP:-10}
 JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -71,18 +74,20 @@ vip=$(jsonpath svc/server '{.spec.clusterIP}')
 netns=$(jsonpath pod/client '{.metadata.annotations.mesh\.local/netns}')
 ztunnel_pid() { pgrep -f -- "-Dmesh.component=ztunnel@$1" | head -n1; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+uticks() { awk '{print $14}' "/proc/$1/stat"; }
 rss_mib() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 
 until ip netns exec "$netns" curl -sf --max-time 2 "http://$vip/" >/dev/null; do sleep 0.5; done
 
-# probe NAME: runs the load and prints "p50 p90 p99 max"; CPU is sampled around it
+# probe [SECONDS]: runs the load and prints "p50 p90 p99 max"; CPU is sampled around it
 probe() {
     ip netns exec "$netns" "$JAVA_HOME/bin/java" -XX:+UseSerialGC -cp "$probe_dir" LatencyProbe \
-        http "$vip:80" "$RATE" "$SECONDS_RUN" "$SIZE" "$CONNS"
+        http "$vip:80" "$RATE" "${1:-$SECONDS_RUN}" "$SIZE" "$CONNS"
 }
 
 echo "no mesh: $RATE req/s, ${SECONDS_RUN}s, $SIZE-byte replies, $CONNS connections" >&2
+probe "$WARMUP" >/dev/null
 read -r b50 b90 b99 bmax < <(probe)
 
 "$mesh" kubectl label ns bench istio.io/dataplane-mode=ambient >/dev/null
@@ -94,21 +99,24 @@ sleep 2
 z1=$(ztunnel_pid node-1); z2=$(ztunnel_pid node-2)
 idle1=$(rss_mib "$z1"); idle2=$(rss_mib "$z2")
 
-echo "ambient L4: same load through both ztunnels" >&2
-t1=$(ticks "$z1"); t2=$(ticks "$z2"); w0=$(date +%s.%N)
+echo "ambient L4: warm-up (${WARMUP}s, not measured), then the same load through both ztunnels" >&2
+probe "$WARMUP" >/dev/null
+t1=$(ticks "$z1"); t2=$(ticks "$z2"); u1=$(uticks "$z1"); u2=$(uticks "$z2"); w0=$(date +%s.%N)
 read -r m50 m90 m99 mmax < <(probe)
 w1=$(date +%s.%N)
 c1=$(( $(ticks "$z1") - t1 )); c2=$(( $(ticks "$z2") - t2 ))
+cu1=$(( $(uticks "$z1") - u1 )); cu2=$(( $(uticks "$z2") - u2 ))
 load1=$(rss_mib "$z1"); load2=$(rss_mib "$z2")
 if ! grep -q 'via="hbone' /run/mesh/logs/ztunnel-node-1.log; then
     echo "ztunnel-latency.sh: the load did not go through HBONE" >&2; exit 1
 fi
 
+FLAGS=${MESH_ZTUNNEL_JVM_FLAGS:-}
 python3 - "$out" <<EOF
 import sys
 rate, secs = $RATE, $SECONDS_RUN
 wall = $w1 - $w0
-def vcpu(ticks):  # vCPU per 1000 req/s over the probe's whole run (warm-up included)
+def vcpu(ticks):  # vCPU per 1000 req/s over the measured run (the probe's own first second included)
     return ticks / $hz / wall / (rate / 1000)
 rows = [
   ("p50 ms", $b50, $m50), ("p90 ms", $b90, $m90), ("p99 ms", $b99, $m99), ("max ms", $bmax, $mmax)]
@@ -116,10 +124,14 @@ lines = ["# ztunnel: $RATE req/s HTTP/1.1, $SIZE-byte replies, $CONNS keep-alive
          "| latency | no mesh | ambient L4 (2 ztunnels) | added by the mesh |", "|---|---|---|---|"]
 for name, b, m in rows:
     lines.append(f"| {name} | {b:.3f} | {m:.3f} | {m - b:+.3f} |")
-lines += ["", "| ztunnel | CPU, vCPU per 1000 req/s | RSS idle, MiB | RSS after the load, MiB |", "|---|---|---|---|",
-          f"| node-1 (client side) | {vcpu($c1):.3f} | $idle1 | $load1 |",
-          f"| node-2 (server side) | {vcpu($c2):.3f} | $idle2 | $load2 |", "",
-          "Reproduce: \`benchmarks/ztunnel-latency.sh\` (env RATE, SECONDS_RUN, SIZE, CONNS)."]
+lines += ["", "| ztunnel | CPU, vCPU per 1000 req/s | of which user space | RSS idle, MiB | RSS after the load, MiB |",
+          "|---|---|---|---|---|",
+          f"| node-1 (client side) | {vcpu($c1):.3f} | {vcpu($cu1):.3f} | $idle1 | $load1 |",
+          f"| node-2 (server side) | {vcpu($c2):.3f} | {vcpu($cu2):.3f} | $idle2 | $load2 |", "",
+          "System time includes the kernel's packet path of the emulated nodes (veth, bridge, netfilter in",
+          "several namespaces), which runs in the sending thread's context and is charged to ztunnel here.", "",
+          "ztunnel JVM flags: " + ("$FLAGS" or "the defaults of ClusterUp.ZTUNNEL_JVM_FLAGS"), "",
+          "Reproduce: \`benchmarks/ztunnel-latency.sh\` (env RATE, SECONDS_RUN, SIZE, CONNS, WARMUP, MESH_ZTUNNEL_JVM_FLAGS)."]
 text = "\n".join(lines) + "\n"
 open(sys.argv[1], "w").write(text)
 print(text)

@@ -62,6 +62,19 @@ class EnrollmentIT {
                     readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1, failureThreshold: 1}
             ---
             apiVersion: v1
+            kind: Service
+            metadata: {name: backend, namespace: shop}
+            spec:
+              selector: {app: backend}
+              ports: [{name: http, port: 80, targetPort: http}]
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: talker, namespace: shop}
+            spec:
+              containers: [{name: sleep, image: sample/sleep}]
+            ---
+            apiVersion: v1
             kind: Pod
             metadata: {name: client, namespace: legacy}
             spec:
@@ -81,8 +94,9 @@ class EnrollmentIT {
         Files.writeString(yaml, APP);
         Run apply = mesh("kubectl", "apply", "-f", yaml.toString());
         assertEquals(0, apply.exit(), apply.out());
-        Await.until(BOUND, "2 backends and the client ready", () -> backends().stream().filter(Readiness::ready).count() == 2
-                && Readiness.ready(client.pods().inNamespace("legacy").withName("client").get()));
+        Await.until(BOUND, "2 backends, the talker and the client ready", () -> backends().stream().filter(Readiness::ready).count() == 2
+                && Readiness.ready(client.pods().inNamespace("legacy").withName("client").get())
+                && Readiness.ready(client.pods().inNamespace("shop").withName("talker").get()));
         identities = identities();
     }
 
@@ -114,6 +128,11 @@ class EnrollmentIT {
                 .contains("--to-ports 15001");
     }
 
+    /** One call from the talker to the backend Service. */
+    static Run talk(Pod talker) throws Exception {
+        return run(List.of("ip", "netns", "exec", netns(talker), "curl", "-sS", "--max-time", "3", "http://backend.shop/"));
+    }
+
     /** Plain HTTP from the client in legacy straight to a backend's pod IP. */
     static Run fromLegacy(Pod backend) throws Exception {
         Pod c = client.pods().inNamespace("legacy").withName("client").get();
@@ -135,14 +154,71 @@ class EnrollmentIT {
     @Test
     @Order(2)
     void labellingTheNamespaceCapturesRunningPodsWithoutRestarts() throws Exception {
-        assertEquals(0, mesh("kubectl", "label", "ns", "shop", "istio.io/dataplane-mode=ambient").exit());
-        Await.until(BOUND, "both backends annotated and redirected", () -> backends().stream().allMatch(p -> {
+        // shop/talker calls the backend Service without pause while the namespace is enrolled.
+        Pod talker = client.pods().inNamespace("shop").withName("talker").get();
+        Await.until(BOUND, "the backend Service routable from the talker", () -> {
             try {
-                return "enabled".equals(p.getMetadata().getAnnotations().get("ambient.istio.io/redirection")) && redirected(p);
+                return talk(talker).exit() == 0;
             } catch (Exception e) {
                 return false;
             }
-        }));
+        });
+        java.util.concurrent.atomic.AtomicBoolean talking = new java.util.concurrent.atomic.AtomicBoolean(true);
+        java.util.List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        Thread loop = Thread.ofPlatform().start(() -> {
+            while (talking.get()) {
+                try {
+                    Run r = talk(talker);
+                    calls.incrementAndGet();
+                    if (r.exit() != 0) {
+                        failures.add(r.out());
+                    }
+                } catch (Exception e) {
+                    failures.add(e.toString());
+                }
+            }
+        });
+
+        assertEquals(0, mesh("kubectl", "label", "ns", "shop", "istio.io/dataplane-mode=ambient").exit());
+        Await.until(BOUND, "both backends and the talker annotated and redirected", () -> {
+            List<Pod> all = new java.util.ArrayList<>(backends());
+            all.add(client.pods().inNamespace("shop").withName("talker").get());
+            return all.stream().allMatch(p -> {
+                try {
+                    return "enabled".equals(p.getMetadata().getAnnotations().get("ambient.istio.io/redirection")) && redirected(p);
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+        });
+        // The talker's calls now go through HBONE: its node's ztunnel logs them so.
+        Path talkerLog = Path.of("/run/mesh/logs/ztunnel-" + talker.getSpec().getNodeName() + ".log");
+        Await.until(BOUND, "the talker's calls carried in HBONE", () -> {
+            try {
+                return Files.readAllLines(talkerLog).stream().anyMatch(l -> l.contains("direction=outbound")
+                        && l.contains("src.addr=" + talker.getStatus().getPodIP()) && l.contains("via=\"hbone"));
+            } catch (Exception e) {
+                return false;
+            }
+        });
+        String marker = "enrolled-" + java.util.UUID.randomUUID();
+        dev.meshlite.e2e.cluster.WireCapture.Seen seen;
+        try (var capture = dev.meshlite.e2e.cluster.WireCapture.start()) {
+            for (Pod b : backends()) {
+                Run r = run(List.of("ip", "netns", "exec", netns(talker), "curl", "-sS", "--max-time", "3",
+                        "http://" + b.getStatus().getPodIP() + ":8080/" + marker));
+                assertEquals(0, r.exit(), r.out());
+            }
+            seen = capture.stop();
+        }
+        talking.set(false);
+        loop.join();
+        assertEquals(List.of(), failures, "the talker saw failed calls during enrollment (of " + calls.get() + ")");
+        assertTrue(calls.get() > 0);
+        assertFalse(seen.contains(marker), "the talker's request crossed mesh0 in clear");
+        assertEquals(List.of(), seen.notHbone(), "pod traffic on mesh0 that is not HBONE");
+
         String clientIp = client.pods().inNamespace("legacy").withName("client").get().getStatus().getPodIP();
         for (Pod p : backends()) {
             // plaintext from outside the mesh now passes ztunnel's inbound port (PERMISSIVE by default)

@@ -202,21 +202,27 @@ public final class NodeAgent implements AutoCloseable {
         });
     }
 
+    /**
+     * Order matters for traffic already flowing: ztunnel's listeners first (the hand-off), then
+     * the rules that send traffic to them, then the annotation that tells istiod-lite the pod now
+     * speaks HBONE. Leaving reverses it: clients are told to stop using HBONE before the rules
+     * and listeners go.
+     */
     private void enroll(Pod pod, String netns, String ip) {
+        handOver(podInfo(pod, ips(pod)), netns);
         capture.apply(netns);
         probes.add(ip);
-        handOver(podInfo(pod, ips(pod)), netns);
         captured.put(pod.getMetadata().getUid(), ip);
         annotate(pod, "enabled");
         LOG.info("enrolled {}/{} ({})", pod.getMetadata().getNamespace(), pod.getMetadata().getName(), ip);
     }
 
     private void unenroll(Pod pod, String netns, String ip) {
+        annotate(pod, null);
         capture.remove(netns);
         probes.remove(ip);
         removeFromZtunnel(pod.getMetadata().getUid());
         captured.remove(pod.getMetadata().getUid());
-        annotate(pod, null);
         LOG.info("removed {}/{} from the mesh", pod.getMetadata().getNamespace(), pod.getMetadata().getName());
     }
 
@@ -372,12 +378,12 @@ public final class NodeAgent implements AutoCloseable {
                     + "; pod " + ns + "/" + name + " must be captured").put("retryable", true);
         }
         return worker.submit(() -> {
+            if (!handoff.add(podInfo(pod, ips), Path.of(netns), HANDOFF_TIMEOUT)) {
+                throw new IllegalStateException("ztunnel went away before it took pod " + ns + "/" + name);
+            }
             capture.apply(netns);
             if (!ip.isEmpty()) {
                 probes.add(ip);
-            }
-            if (!handoff.add(podInfo(pod, ips), Path.of(netns), HANDOFF_TIMEOUT)) {
-                throw new IllegalStateException("ztunnel went away before it took pod " + ns + "/" + name);
             }
             captured.put(pod.getMetadata().getUid(), ip);
             return JSON.createObjectNode().put("result", "captured").put("reason", d.reason());

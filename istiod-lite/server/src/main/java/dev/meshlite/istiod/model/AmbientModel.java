@@ -39,6 +39,10 @@ import java.util.TreeMap;
  *       {@code istio.io/dataplane-mode=ambient} and the pod is not labelled {@code none}; pods
  *       with host networking, without an IP, or finished (Succeeded/Failed) are left out. A pod
  *       that is not Ready is sent as UNHEALTHY (its endpoints stop receiving new traffic).</li>
+ *   <li>A workload is HBONE only once its node agent has captured it and handed it to ztunnel
+ *       (annotation {@code ambient.istio.io/redirection=enabled}); until then it is sent as
+ *       NONE, so clients reach it in plaintext instead of dialling a :15008 nobody listens on
+ *       yet (the window while a namespace is being enrolled, or a pod is starting).</li>
  *   <li>A Service is sent when it has a ClusterIP and is in an ambient namespace or selects an
  *       ambient pod. Its target ports are resolved per pod into {@code Workload.services} (a named
  *       targetPort against the pod's container ports); the Service's own entry carries a numeric
@@ -56,11 +60,17 @@ import java.util.TreeMap;
 public final class AmbientModel {
 
     public static final String DATAPLANE_MODE = "istio.io/dataplane-mode";
+    public static final String REDIRECTION = "ambient.istio.io/redirection";
     public static final String USE_WAYPOINT = "istio.io/use-waypoint";
     public static final String USE_WAYPOINT_NAMESPACE = "istio.io/use-waypoint-namespace";
     public static final String GATEWAY_NAME = "gateway.networking.k8s.io/gateway-name";
     public static final String CLUSTER_DOMAIN = "cluster.local";
     public static final int HBONE_PORT = 15008;
+
+    static boolean redirected(Pod pod) {
+        var a = pod.getMetadata().getAnnotations();
+        return a != null && "enabled".equals(a.get(REDIRECTION));
+    }
     static final String AMBIENT = "ambient";
     static final String NONE = "none";
 
@@ -152,7 +162,7 @@ public final class AmbientModel {
                             "app.kubernetes.io/name", "app"))
                     .setCanonicalRevision(first(labels, "latest", "service.istio.io/canonical-revision",
                             "app.kubernetes.io/version", "version"))
-                    .setTunnelProtocol(TunnelProtocol.HBONE)
+                    .setTunnelProtocol(redirected(pod) ? TunnelProtocol.HBONE : TunnelProtocol.NONE)
                     .setStatus(ready(pod) ? HealthStatus.HEALTHY : HealthStatus.UNHEALTHY)
                     .setPeerAuthentication(peerAuth.resolve(ns, labels));
             if (labels.containsKey(GATEWAY_NAME)) {

@@ -23,6 +23,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -86,6 +87,16 @@ class AmbientModelTest {
         assertEquals(List.of(Port.newBuilder().setServicePort(80).setTargetPort(0).build(),
                 Port.newBuilder().setServicePort(9090).setTargetPort(0).build()), svc.getPortsList());
         assertTrue(s.problems().isEmpty(), s.problems().toString());
+    }
+
+    @Test
+    void aPodIsHboneOnlyOnceItsNodeAgentHasCapturedIt() {
+        Pod captured = pod("shop", "a", "10.0.0.1").build();
+        Pod notYet = pod("shop", "b", "10.0.0.2").editMetadata().withAnnotations(Map.of()).endMetadata().build();
+        AmbientSnapshot s = build(List.of(ambientNamespace("shop")), List.of(captured, notYet), List.of(), List.of());
+        assertEquals(TunnelProtocol.HBONE, s.workloads().get("a-uid").getTunnelProtocol());
+        assertEquals(TunnelProtocol.NONE, s.workloads().get("b-uid").getTunnelProtocol(),
+                "in the mesh's view, reached in plaintext until captured");
     }
 
     @Test

@@ -37,6 +37,7 @@ final class Objects {
     static PodBuilder pod(String ns, String name, String ip, String... labels) {
         return new PodBuilder()
                 .withNewMetadata().withNamespace(ns).withName(name).withUid(name + "-uid").withLabels(labels(labels))
+                .addToAnnotations("ambient.istio.io/redirection", "enabled")
                 .endMetadata()
                 .withNewSpec().withServiceAccountName("sa").withNodeName("node-a")
                 .addNewContainer().withName("app").addNewPort().withName("http").withContainerPort(8080).endPort()
