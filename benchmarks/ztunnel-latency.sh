@@ -67,7 +67,9 @@ spec:
 EOF
 "$mesh" kubectl apply -f "$yaml" >/dev/null
 rm -f "$yaml"
-"$mesh" kubectl wait --for=condition=Ready -n bench pod/server pod/client --timeout=60s >/dev/null
+ready() { [ "$("$mesh" kubectl get -n bench "pod/$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+for i in $(seq 1 120); do ready server && ready client && break; sleep 0.5; done
+ready server && ready client || { echo "ztunnel-latency.sh: bench pods not ready in 60 s" >&2; exit 1; }
 
 jsonpath() { "$mesh" kubectl get -n bench "$1" -o "jsonpath=$2"; }
 vip=$(jsonpath svc/server '{.spec.clusterIP}')

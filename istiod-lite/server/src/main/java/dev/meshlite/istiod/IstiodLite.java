@@ -1,5 +1,6 @@
 package dev.meshlite.istiod;
 
+import dev.meshlite.istiod.analyze.Analyze;
 import dev.meshlite.istiod.ca.CaOptions;
 import dev.meshlite.istiod.ca.CaSecretStore;
 import dev.meshlite.istiod.ca.CertificateAuthority;
@@ -35,7 +36,7 @@ import picocli.CommandLine.Option;
 @Command(name = "istiod-lite", mixinStandardHelpOptions = true,
         description = "meshlite control plane (certificate authority and configuration discovery)",
         subcommands = {IstiodLite.Serve.class, IstiodLite.NodeCredential.class, IstiodLite.RotateRoot.class,
-                IstiodLite.RetireRoots.class})
+                IstiodLite.RetireRoots.class, Analyze.class})
 public final class IstiodLite {
 
     public static void main(String[] args) {
