@@ -69,11 +69,36 @@ public final class DiscoveryGrpcService extends DiscoveryServiceGrpc.DiscoverySe
     }
 
     /** Makes {@code snapshot} current and pushes what changed to every stream. */
-    public void publish(XdsSnapshot snapshot) {
+    public synchronized void publish(XdsSnapshot snapshot) {
+        XdsSnapshot previous = current;
         current = snapshot;
+        // What changed, computed once for every stream: each then looks only at those names.
+        Map<String, Set<String>> changed = previous == null ? null : changedNames(previous, snapshot);
         for (ProxyStream s : streams) {
-            s.pushAll();
+            s.pushAll(changed);
         }
+    }
+
+    static Map<String, Set<String>> changedNames(XdsSnapshot before, XdsSnapshot after) {
+        Map<String, Set<String>> out = new HashMap<>();
+        for (String type : XdsSnapshot.TYPES) {
+            Map<String, XdsSnapshot.Versioned> a = before.of(type);
+            Map<String, XdsSnapshot.Versioned> b = after.of(type);
+            Set<String> names = new java.util.HashSet<>();
+            b.forEach((name, v) -> {
+                XdsSnapshot.Versioned old = a.get(name);
+                if (old == null || !old.version().equals(v.version())) {
+                    names.add(name);
+                }
+            });
+            a.keySet().forEach(name -> {
+                if (!b.containsKey(name)) {
+                    names.add(name);
+                }
+            });
+            out.put(type, names);
+        }
+        return out;
     }
 
     /** The snapshot being served, or null before the first publish. */
@@ -170,11 +195,14 @@ public final class DiscoveryGrpcService extends DiscoveryServiceGrpc.DiscoverySe
             }
         }
 
-        synchronized void pushAll() {
+        /** @param changed names changed since the previous snapshot, by type; null: compare all */
+        synchronized void pushAll(Map<String, Set<String>> changed) {
             if (ended || node == null) {
                 return;
             }
-            subscriptions.values().forEach(this::push);
+            for (Subscription sub : subscriptions.values()) {
+                push(sub, changed == null ? null : changed.get(sub.typeUrl));
+            }
         }
 
         void onReady() {
@@ -184,16 +212,22 @@ public final class DiscoveryGrpcService extends DiscoveryServiceGrpc.DiscoverySe
                 }
                 pushWhenReady = false;
             }
-            pushAll();
+            pushAll(null);
         }
 
         private void push(Subscription sub) {
+            push(sub, null);
+        }
+
+        private void push(Subscription sub, Set<String> changed) {
             if (!out.isReady()) {
+                // Snapshots may pass while the proxy is slow: compare everything when it is ready.
+                sub.needFullDiff();
                 pushWhenReady = true;
                 return;
             }
             XdsSnapshot snapshot = current;
-            Subscription.Diff diff = sub.diff(snapshot.of(sub.typeUrl));
+            Subscription.Diff diff = sub.diff(snapshot.of(sub.typeUrl), changed);
             if (diff.isEmpty() && !sub.needsFirstResponse()) {
                 return;
             }

@@ -17,6 +17,12 @@ import java.util.Set;
  * response, so nothing is sent twice while an ACK is on its way. A NACKed response is dropped
  * from in-flight without touching {@code acked}: what it carried is sent again on the next change.
  * Answers naming an unknown nonce (stale, or from before a restart) change nothing.
+ *
+ * <p>Cost: {@code expected} is kept up to date as responses are sent, not recomputed, and a push
+ * caused by a new snapshot only looks at the names that changed between the last snapshot and
+ * this one ({@link #diff(Map, Set)}), so a one-pod change costs each stream work proportional to
+ * that pod, not to the cluster. A full comparison is made when nothing narrower is known to be
+ * right: the first response, a subscription change, after a NACK, or after a push was deferred.
  */
 final class Subscription {
 
@@ -32,11 +38,20 @@ final class Subscription {
     private final Set<String> names = new HashSet<>();
     private final Map<String, String> acked = new HashMap<>();
     private final LinkedHashMap<String, Diff> inflight = new LinkedHashMap<>();
+    /** acked plus every in-flight response, maintained as they come and go. */
+    private final Map<String, String> expected = new HashMap<>();
+    private boolean fullDiffNeeded = true;
     private boolean answeredOnce;
 
     Subscription(String typeUrl, Map<String, String> initialVersions) {
         this.typeUrl = typeUrl;
         this.acked.putAll(initialVersions);
+        this.expected.putAll(initialVersions);
+    }
+
+    /** The next diff compares everything (a push was skipped, or what the proxy holds is unsure). */
+    void needFullDiff() {
+        fullDiffNeeded = true;
     }
 
     void subscribe(List<String> add, List<String> remove) {
@@ -54,6 +69,7 @@ final class Subscription {
                 names.remove(n);
             }
         }
+        fullDiffNeeded = true;
     }
 
     boolean wants(String name) {
@@ -61,9 +77,7 @@ final class Subscription {
     }
 
     Map<String, String> expected() {
-        Map<String, String> out = new HashMap<>(acked);
-        inflight.values().forEach(d -> apply(out, d));
-        return out;
+        return java.util.Collections.unmodifiableMap(expected);
     }
 
     /**
@@ -72,7 +86,36 @@ final class Subscription {
      * is in sync).
      */
     Diff diff(Map<String, XdsSnapshot.Versioned> current) {
-        Map<String, String> has = expected();
+        return diff(current, null);
+    }
+
+    /**
+     * The same, looking only at {@code changed} (the names that differ between the previous
+     * snapshot and {@code current}) unless a full comparison is due; {@code null} means unknown.
+     */
+    Diff diff(Map<String, XdsSnapshot.Versioned> current, Set<String> changed) {
+        if (changed == null || fullDiffNeeded) {
+            fullDiffNeeded = false;
+            return fullDiff(current);
+        }
+        Map<String, XdsSnapshot.Versioned> upserts = new LinkedHashMap<>();
+        List<String> removed = new ArrayList<>();
+        for (String name : changed) {
+            XdsSnapshot.Versioned v = current.get(name);
+            if (v != null && wants(name)) {
+                if (!v.version().equals(expected.get(name))) {
+                    upserts.put(name, v);
+                }
+            } else if (expected.containsKey(name)) {
+                removed.add(name);
+            }
+        }
+        removed.sort(null);
+        return new Diff(upserts, removed);
+    }
+
+    private Diff fullDiff(Map<String, XdsSnapshot.Versioned> current) {
+        Map<String, String> has = expected;
         Map<String, XdsSnapshot.Versioned> upserts = new LinkedHashMap<>();
         List<String> removed = new ArrayList<>();
         current.forEach((name, v) -> {
@@ -95,6 +138,7 @@ final class Subscription {
     void sent(String nonce, Diff diff) {
         answeredOnce = true;
         inflight.put(nonce, diff);
+        apply(expected, diff);
     }
 
     /** True when {@code nonce} was outstanding. */
@@ -109,7 +153,15 @@ final class Subscription {
 
     /** True when {@code nonce} was outstanding. */
     boolean nack(String nonce) {
-        return inflight.remove(nonce) != null;
+        if (inflight.remove(nonce) == null) {
+            return false;
+        }
+        // What the proxy holds is acked plus what is still in flight: rebuild, compare all next.
+        expected.clear();
+        expected.putAll(acked);
+        inflight.values().forEach(d -> apply(expected, d));
+        fullDiffNeeded = true;
+        return true;
     }
 
     private static void apply(Map<String, String> held, Diff d) {

@@ -1,0 +1,72 @@
+package dev.meshlite.istiod.xds;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.Any;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/** What a stream sends: full comparisons when needed, only the changed names otherwise. */
+class SubscriptionTest {
+
+    static Map<String, XdsSnapshot.Versioned> state(String... nameVersion) {
+        Map<String, XdsSnapshot.Versioned> m = new TreeMap<>();
+        for (String nv : nameVersion) {
+            String[] p = nv.split("=");
+            m.put(p[0], new XdsSnapshot.Versioned(p[1], Any.getDefaultInstance()));
+        }
+        return m;
+    }
+
+    static Subscription wildcard(Map<String, String> initial) {
+        Subscription s = new Subscription(XdsSnapshot.WORKLOAD, initial);
+        s.subscribe(List.of("*"), List.of());
+        return s;
+    }
+
+    @Test
+    void firstDiffIsFullAndResumesFromInitialVersions() {
+        Subscription s = wildcard(Map.of("a", "1", "gone", "1"));
+        var d = s.diff(state("a=1", "b=1"), Set.of());
+        assertEquals(Set.of("b"), d.upserts().keySet(), "a is held already; the hint is ignored the first time");
+        assertEquals(List.of("gone"), d.removed());
+    }
+
+    @Test
+    void laterDiffsLookOnlyAtChangedNames() {
+        Subscription s = wildcard(Map.of());
+        s.sent("n1", s.diff(state("a=1", "b=1", "c=1"), null));
+        assertTrue(s.ack("n1"));
+        var d = s.diff(state("a=2", "b=1"), Set.of("a", "c"));
+        assertEquals(Set.of("a"), d.upserts().keySet());
+        assertEquals(List.of("c"), d.removed());
+        s.sent("n2", d);
+        assertTrue(s.diff(state("a=2", "b=1"), Set.of()).isEmpty(), "nothing changed, nothing sent");
+        assertEquals(Map.of("a", "2", "b", "1"), s.expected(), "in flight counts as held");
+    }
+
+    @Test
+    void aNackFallsBackToAFullComparisonAgainstWhatWasAcked() {
+        Subscription s = wildcard(Map.of());
+        s.sent("n1", s.diff(state("a=1"), null));
+        assertTrue(s.ack("n1"));
+        s.sent("n2", s.diff(state("a=2", "b=1"), Set.of("a", "b")));
+        assertTrue(s.nack("n2"));
+        assertEquals(Map.of("a", "1"), s.expected());
+        var d = s.diff(state("a=2", "b=1", "c=1"), Set.of("c"));
+        assertEquals(Set.of("a", "b", "c"), d.upserts().keySet(), "the rejected changes are sent again with the new one");
+    }
+
+    @Test
+    void aDeferredPushComparesEverythingNextTime() {
+        Subscription s = wildcard(Map.of());
+        s.sent("n1", s.diff(state("a=1", "b=1"), null));
+        s.needFullDiff();
+        var d = s.diff(state("a=2", "b=2"), Set.of("b"));
+        assertEquals(Set.of("a", "b"), d.upserts().keySet());
+    }
+}
