@@ -36,9 +36,14 @@ public final class CertificateManager {
         certificates.listener(this::renewed);
     }
 
-    /** A pod of {@code id} arrived: start fetching (or keep renewing) its certificate. */
-    public synchronized CompletableFuture<WorkloadCertificate> acquire(SpiffeId id) {
-        held.computeIfAbsent(id, k -> new Held()).pods++;
+    /**
+     * A pod of {@code id} arrived: start fetching (or keep renewing) its certificate. The fetch is
+     * asked for outside this object's lock: its completion builds contexts under that lock.
+     */
+    public CompletableFuture<WorkloadCertificate> acquire(SpiffeId id) {
+        synchronized (this) {
+            held.computeIfAbsent(id, k -> new Held()).pods++;
+        }
         return certificates.certificate(id);
     }
 

@@ -158,6 +158,7 @@ public final class WorkloadCertificates implements AutoCloseable {
             failure = ex;
         }
         boolean updated = false;
+        CompletableFuture<WorkloadCertificate> waiting = null;
         synchronized (this) {
             Entry e = entries.get(id);
             if (closed || e == null) {
@@ -168,9 +169,8 @@ public final class WorkloadCertificates implements AutoCloseable {
                 e.current = fetched.certificate();
                 e.failures = 0;
                 trustBundle = fetched.trustBundle();
-                CompletableFuture<WorkloadCertificate> waiting = e.next;
+                waiting = e.next;
                 e.next = new CompletableFuture<>();
-                waiting.complete(e.current);
                 Instant due = renewalTime(e.current, random.nextDouble());
                 e.scheduled = scheduler.schedule(() -> fetch(id), nonNegative(Duration.between(now, due)));
                 updated = true;
@@ -185,6 +185,11 @@ public final class WorkloadCertificates implements AutoCloseable {
                 }
                 e.scheduled = scheduler.schedule(() -> fetch(id), wait);
             }
+        }
+        // Waiters and the listener run outside this lock: they may take locks of their own (a
+        // TLS-context cache) whose holders call back into this class.
+        if (waiting != null) {
+            waiting.complete(fetched.certificate());
         }
         if (updated) {
             try {
