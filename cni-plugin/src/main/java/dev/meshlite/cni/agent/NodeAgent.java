@@ -209,10 +209,16 @@ public final class NodeAgent implements AutoCloseable {
      * and listeners go.
      */
     private void enroll(Pod pod, String netns, String ip) {
-        handOver(podInfo(pod, ips(pod)), netns);
+        boolean taken = handOver(podInfo(pod, ips(pod)), netns);
         capture.apply(netns);
         probes.add(ip);
         captured.put(pod.getMetadata().getUid(), ip);
+        if (!taken) {
+            // Captured (fail closed) but not announced: the annotation tells istiod-lite that the
+            // pod speaks HBONE, which is only true once ztunnel has it. Retried until it does.
+            worker.schedule(this::request, 2, TimeUnit.SECONDS);
+            return;
+        }
         annotate(pod, "enabled");
         LOG.info("enrolled {}/{} ({})", pod.getMetadata().getNamespace(), pod.getMetadata().getName(), ip);
     }
@@ -230,7 +236,8 @@ public final class NodeAgent implements AutoCloseable {
      * Hands a pod whose rules are in place to ztunnel. A refusal or timeout fails the enrollment
      * (it is retried); ztunnel being away does not (the pod goes out in its snapshot).
      */
-    private void handOver(PodInfo info, String netns) {
+    /** True when ztunnel took the pod; false when it is not connected (it gets it in its snapshot). */
+    private boolean handOver(PodInfo info, String netns) {
         boolean acked;
         try {
             acked = handoff.add(info, Path.of(netns), HANDOFF_TIMEOUT);
@@ -243,6 +250,7 @@ public final class NodeAgent implements AutoCloseable {
             ztunnelAwayLogged = true;
             LOG.warn("ztunnel is not connected to the handoff socket; enrolled pods are handed over when it connects");
         }
+        return acked;
     }
 
     private void removeFromZtunnel(String uid) {
