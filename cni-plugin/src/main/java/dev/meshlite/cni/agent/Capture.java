@@ -9,7 +9,8 @@ import java.util.List;
  * Installs and removes the capture rules inside one pod's network namespace, entered with
  * {@code nsenter --net=PATH}. Both directions are idempotent: applying twice leaves one copy,
  * removing what is not there is not an error, so reconciling after a crash is just "apply what
- * should be, remove what should not".
+ * should be, remove what should not". Each direction is one process ({@link CaptureScript}).
+ * Stateless: pods' namespaces are worked on from several threads at once.
  */
 final class Capture {
 
@@ -17,38 +18,18 @@ final class Capture {
 
     private final CaptureConfig config;
     private final Backend backend;
+    private final String applyScript;
+    private final String removeScript;
 
     Capture(CaptureConfig config, Backend backend) {
         this.config = config;
         this.backend = backend;
+        this.applyScript = CaptureScript.apply(config, backend);
+        this.removeScript = CaptureScript.remove(config, backend);
     }
 
     void apply(String netnsPath) {
-        if (backend == Backend.IPTABLES) {
-            Cmd.run(in(netnsPath, "iptables-restore", "--noflush"), InpodRules.iptables(config));
-            for (List<String> jump : InpodRules.iptablesJumps()) {
-                if (!Cmd.ok(in(netnsPath, iptables(jump, "-C")))) {
-                    Cmd.run(in(netnsPath, iptables(jump, "-A")), null);
-                }
-            }
-        } else {
-            Cmd.run(in(netnsPath, "nft", "-f", "-"), InpodRules.nftables(config));
-        }
-        String rules = Cmd.run(in(netnsPath, "ip", "-4", "rule", "show"), null);
-        List<List<String>> routes = InpodRules.routes(config);
-        if (!rules.contains("lookup " + config.routeTable())) {
-            Cmd.run(in(netnsPath, ip(routes.get(0))), null);
-        }
-        // "show table N" fails while the table does not exist yet: the same as empty
-        String table;
-        try {
-            table = Cmd.run(in(netnsPath, "ip", "-4", "route", "show", "table", Integer.toString(config.routeTable())), null);
-        } catch (IllegalStateException e) {
-            table = "";
-        }
-        if (table.isBlank()) {
-            Cmd.run(in(netnsPath, ip(routes.get(1))), null);
-        }
+        Cmd.run("capture rules in " + netnsPath, in(netnsPath, "sh", "-c", applyScript), null);
     }
 
     /** Whether the namespace carries our outbound redirect now. */
@@ -60,37 +41,7 @@ final class Capture {
     }
 
     void remove(String netnsPath) {
-        if (backend == Backend.IPTABLES) {
-            for (List<String> jump : InpodRules.iptablesJumps()) {
-                while (Cmd.ok(in(netnsPath, iptables(jump, "-D")))) {
-                    // every copy goes
-                }
-            }
-            for (String table : List.of("nat", "mangle")) {
-                for (String chain : List.of(InpodRules.PRERT, InpodRules.OUTPUT)) {
-                    Cmd.ok(in(netnsPath, "iptables", "-t", table, "-F", chain));
-                    Cmd.ok(in(netnsPath, "iptables", "-t", table, "-X", chain));
-                }
-            }
-        } else {
-            Cmd.ok(in(netnsPath, "nft", "delete", "table", "inet", "istio-inpod"));
-        }
-        for (List<String> r : InpodRules.routesRemoval(config)) {
-            Cmd.ok(in(netnsPath, ip(r)));
-        }
-    }
-
-    private static List<String> iptables(List<String> jump, String op) {
-        // jump = [-t, table, CHAIN, -j, TARGET]
-        List<String> argv = new ArrayList<>(List.of("iptables", jump.get(0), jump.get(1), op));
-        argv.addAll(jump.subList(2, jump.size()));
-        return argv;
-    }
-
-    private static List<String> ip(List<String> args) {
-        List<String> argv = new ArrayList<>(List.of("ip"));
-        argv.addAll(args);
-        return argv;
+        Cmd.run("capture removal in " + netnsPath, in(netnsPath, "sh", "-c", removeScript), null);
     }
 
     private static List<String> in(String netnsPath, String... argv) {

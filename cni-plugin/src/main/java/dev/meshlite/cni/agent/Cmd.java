@@ -12,6 +12,11 @@ final class Cmd {
     }
 
     static String run(List<String> argv, String stdin) {
+        return run(String.join(" ", argv), argv, stdin);
+    }
+
+    /** The same, naming the command {@code what} in errors (a script would be too long to quote). */
+    static String run(String what, List<String> argv, String stdin) {
         try {
             Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
             try (var in = p.getOutputStream()) {
@@ -22,10 +27,10 @@ final class Cmd {
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!p.waitFor(30, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                throw new IllegalStateException(String.join(" ", argv) + " did not finish in 30 s");
+                throw new IllegalStateException(what + " did not finish in 30 s");
             }
             if (p.exitValue() != 0) {
-                throw new IllegalStateException(String.join(" ", argv) + " failed (exit " + p.exitValue() + "): " + out.strip());
+                throw new IllegalStateException(what + " failed (exit " + p.exitValue() + "): " + out.strip());
             }
             return out;
         } catch (IOException e) {

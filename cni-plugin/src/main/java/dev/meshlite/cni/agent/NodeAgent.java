@@ -23,12 +23,18 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,8 +48,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Level-triggered like a controller: every change to a watched pod or namespace schedules one
  * pass over this node's pods, comparing what should be with what the pod's namespace actually
- * holds, so an agent restart reconciles whatever a crash left half done. All enrollment work runs
- * on one thread.
+ * holds, so an agent restart reconciles whatever a crash left half done. All enrollment
+ * decisions, hand-offs and bookkeeping run on one thread, the worker; within a pass it farms the
+ * per-pod rule work and annotations out to a small pool and waits for them before it goes on.
  *
  * <p>Every enrolled pod is also handed to ztunnel over the {@link HandoffServer} (its network
  * namespace as a descriptor), after its capture rules are in place. ztunnel being away does not
@@ -70,6 +77,17 @@ public final class NodeAgent implements AutoCloseable {
     private boolean ztunnelAwayLogged;
     private final ScheduledExecutorService worker = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("cni-agent").factory());
+    /**
+     * The per-pod work of a pass that may overlap between pods: capture rules (one process per
+     * pod) and annotations (API calls). Bounded: a node has few cores and the tools are short
+     * processes, so four keep them busy without a pass of 100 pods forking 100 at once. Only
+     * the worker submits, and it waits for what it submitted before the pass ends.
+     */
+    private static final int RULE_WORKERS = 4;
+    /** Above the 30 s a single command may take; a pod still not done is retried. */
+    private static final Duration RULE_WORK_TIMEOUT = Duration.ofSeconds(45);
+    private final ExecutorService ruleWork = Executors.newFixedThreadPool(RULE_WORKERS,
+            Thread.ofPlatform().name("cni-rules-", 0).daemon(true).factory());
     private final AtomicBoolean pending = new AtomicBoolean();
     /** Pod uid → IP this agent captured; touched on the worker only. */
     private final Map<String, String> captured = new HashMap<>();
@@ -155,7 +173,18 @@ public final class NodeAgent implements AutoCloseable {
             reconcilePods();
         } catch (RuntimeException e) {
             LOG.error("reconcile failed (will retry)", e);
-            worker.schedule(this::request, 2, TimeUnit.SECONDS);
+            retryLater();
+        }
+    }
+
+    /** A pod of this node with a sandbox, and what it needs in this pass. */
+    private record Target(Pod pod, String netns, String ip) {
+        String uid() {
+            return pod.getMetadata().getUid();
+        }
+
+        String id() {
+            return pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
         }
     }
 
@@ -164,6 +193,9 @@ public final class NodeAgent implements AutoCloseable {
         for (Namespace ns : namespaces.getStore().list()) {
             nsLabels.put(ns.getMetadata().getName(), ns.getMetadata().getLabels());
         }
+        List<Target> joining = new ArrayList<>();
+        List<Target> leaving = new ArrayList<>();
+        Set<String> wantedIps = new HashSet<>();
         for (Pod pod : pods.getStore().list()) {
             if (!node.equals(pod.getSpec().getNodeName())) {
                 continue;
@@ -176,60 +208,139 @@ public final class NodeAgent implements AutoCloseable {
             boolean want = EnrollmentPolicy.decide(nsLabels.get(pod.getMetadata().getNamespace()),
                     pod.getMetadata().getLabels(), Boolean.TRUE.equals(pod.getSpec().getHostNetwork())).capture();
             boolean annotated = "enabled".equals(annotations(pod).get(REDIRECTION));
-            try {
-                if (want && (!captured.containsKey(pod.getMetadata().getUid()) || !annotated)) {
-                    enroll(pod, netns.get(), ip);
-                } else if (!want && (captured.containsKey(pod.getMetadata().getUid()) || annotated)) {
-                    unenroll(pod, netns.get(), ip);
-                }
-            } catch (RuntimeException e) {
-                LOG.warn("pod {}/{}: {} (will retry)", pod.getMetadata().getNamespace(), pod.getMetadata().getName(), e.getMessage());
-                worker.schedule(this::request, 2, TimeUnit.SECONDS);
+            if (want) {
+                wantedIps.add(ip);
+            }
+            if (want && (!captured.containsKey(pod.getMetadata().getUid()) || !annotated)) {
+                joining.add(new Target(pod, netns.get(), ip));
+            } else if (!want && (captured.containsKey(pod.getMetadata().getUid()) || annotated)) {
+                leaving.add(new Target(pod, netns.get(), ip));
             }
         }
+        List<Target> taken = enroll(joining);
+        unenroll(leaving);
         // A captured pod that is gone leaves nothing behind on the node: its netns went with it,
-        // but the probe SNAT for its IP is ours to remove (the IP may come back for another pod).
+        // and its probe SNAT goes with the sync below (the IP may come back for another pod).
         var live = pods.getStore().list().stream().map(p -> p.getMetadata().getUid()).collect(java.util.stream.Collectors.toSet());
         captured.entrySet().removeIf(e -> {
             if (live.contains(e.getKey())) {
                 return false;
             }
-            if (!e.getValue().isEmpty()) {
-                probes.remove(e.getValue());
-            }
             removeFromZtunnel(e.getKey());
             return true;
         });
+        // The probe bypass of every pod captured or to be captured here: what this agent captured,
+        // and the pods it wants (a pod an earlier agent enrolled keeps its bypass while it is
+        // re-enrolled). A bypass ahead of the rules is harmless; rules without it fail probes.
+        Set<String> bypass = new HashSet<>(captured.values());
+        bypass.addAll(wantedIps);
+        try {
+            probes.sync(bypass);
+        } catch (RuntimeException e) {
+            LOG.warn("probe bypass: {} (will retry)", e.getMessage());
+            retryLater();
+            return; // no annotation before the bypass: the next pass enrolls these pods again
+        }
+        announce(taken);
+    }
+
+    private void retryLater() {
+        worker.schedule(this::request, 2, TimeUnit.SECONDS);
     }
 
     /**
      * Order matters for traffic already flowing: ztunnel's listeners first (the hand-off), then
-     * the rules that send traffic to them, then the annotation that tells istiod-lite the pod now
-     * speaks HBONE. Leaving reverses it: clients are told to stop using HBONE before the rules
-     * and listeners go.
+     * the rules that send traffic to them, then the probe bypass, then the annotation that tells
+     * istiod-lite the pod now speaks HBONE. Per pod that order holds; across pods the rule work
+     * runs on {@link #ruleWork} while the worker hands the next pod over (hand-offs are one at a
+     * time on the socket anyway). Returns the pods captured and taken by ztunnel, to announce
+     * once the probe bypass is in.
      */
-    private void enroll(Pod pod, String netns, String ip) {
-        boolean taken = handOver(podInfo(pod, ips(pod)), netns);
-        capture.apply(netns);
-        probes.add(ip);
-        captured.put(pod.getMetadata().getUid(), ip);
-        if (!taken) {
-            // Captured (fail closed) but not announced: the annotation tells istiod-lite that the
-            // pod speaks HBONE, which is only true once ztunnel has it. Retried until it does.
-            worker.schedule(this::request, 2, TimeUnit.SECONDS);
-            return;
+    private List<Target> enroll(List<Target> joining) {
+        record Started(Target t, boolean taken, Future<?> rules) {
         }
-        annotate(pod, "enabled");
-        LOG.info("enrolled {}/{} ({})", pod.getMetadata().getNamespace(), pod.getMetadata().getName(), ip);
+        List<Started> started = new ArrayList<>();
+        for (Target t : joining) {
+            try {
+                boolean taken = handOver(podInfo(t.pod(), ips(t.pod())), t.netns());
+                started.add(new Started(t, taken, ruleWork.submit(() -> capture.apply(t.netns()))));
+            } catch (RuntimeException e) {
+                failed(t, e);
+            }
+        }
+        List<Target> taken = new ArrayList<>();
+        for (Started s : started) {
+            if (!await(s.t(), s.rules())) {
+                continue;
+            }
+            captured.put(s.t().uid(), s.t().ip());
+            if (s.taken()) {
+                taken.add(s.t());
+            } else {
+                // Captured (fail closed) but not announced: the annotation tells istiod-lite that the
+                // pod speaks HBONE, which is only true once ztunnel has it. Retried until it does.
+                retryLater();
+            }
+        }
+        return taken;
     }
 
-    private void unenroll(Pod pod, String netns, String ip) {
-        annotate(pod, null);
-        capture.remove(netns);
-        probes.remove(ip);
-        removeFromZtunnel(pod.getMetadata().getUid());
-        captured.remove(pod.getMetadata().getUid());
-        LOG.info("removed {}/{} from the mesh", pod.getMetadata().getNamespace(), pod.getMetadata().getName());
+    /** Annotates the pods, several at a time; each was captured, bypassed and taken by ztunnel. */
+    private void announce(List<Target> taken) {
+        List<Future<?>> done = new ArrayList<>();
+        for (Target t : taken) {
+            done.add(ruleWork.submit(() -> annotate(t.pod(), "enabled")));
+        }
+        for (int i = 0; i < taken.size(); i++) {
+            if (await(taken.get(i), done.get(i))) {
+                LOG.info("enrolled {} ({})", taken.get(i).id(), taken.get(i).ip());
+            }
+        }
+    }
+
+    /**
+     * Leaving reverses enrolling: clients are told to stop using HBONE (the annotation) before the
+     * rules go, and the rules before ztunnel lets go of the pod. The first two run per pod on
+     * {@link #ruleWork}; ztunnel and the bookkeeping stay on the worker.
+     */
+    private void unenroll(List<Target> leaving) {
+        List<Future<?>> done = new ArrayList<>();
+        for (Target t : leaving) {
+            done.add(ruleWork.submit(() -> {
+                annotate(t.pod(), null);
+                capture.remove(t.netns());
+            }));
+        }
+        for (int i = 0; i < leaving.size(); i++) {
+            Target t = leaving.get(i);
+            if (await(t, done.get(i))) {
+                removeFromZtunnel(t.uid());
+                captured.remove(t.uid());
+                LOG.info("removed {} from the mesh", t.id());
+            }
+        }
+    }
+
+    /** Waits for one pod's work on the pool; false (logged, retried later) when it failed. */
+    private boolean await(Target t, Future<?> work) {
+        try {
+            work.get(RULE_WORK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            return true;
+        } catch (ExecutionException e) {
+            failed(t, e.getCause());
+        } catch (TimeoutException e) {
+            work.cancel(true);
+            failed(t, new IllegalStateException("no result within " + RULE_WORK_TIMEOUT));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            failed(t, e);
+        }
+        return false;
+    }
+
+    private void failed(Target t, Throwable e) {
+        LOG.warn("pod {}: {} (will retry)", t.id(), e.getMessage());
+        retryLater();
     }
 
     /**
@@ -412,5 +523,6 @@ public final class NodeAgent implements AutoCloseable {
             namespaces.close();
         }
         worker.shutdownNow();
+        ruleWork.shutdownNow();
     }
 }

@@ -9,6 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
 
@@ -25,18 +27,55 @@ public final class NodeInstall {
     private NodeInstall() {
     }
 
-    /** The plugin as an executable: a script that runs the plugin's main class on this JVM and classpath. */
-    static String wrapper(String java, String classpath) {
-        return "#!/bin/sh\n# mesh CNI plugin, installed by the mesh node agent\nexec " + java
-                + " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -cp '" + classpath
-                + "' dev.meshlite.cni.plugin.CniPlugin\n";
+    /**
+     * The plugin's JVM flags: a process that lives ~100 ms wants the C1 compiler only, the serial
+     * collector, a small heap and no perf-data file. The build's AOT training run
+     * (cni-plugin/pom.xml, {@code aot-train}) uses the same ones, and so does {@code ./mesh
+     * cni-plugin}; a cache trained with other flags is not used.
+     */
+    public static final List<String> PLUGIN_JVM_FLAGS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+            "-XX:-UsePerfData", "-Xmx64m");
+    /**
+     * The JVM's own messages never reach stdout, which carries the CNI result alone: warnings go
+     * to stderr, and a missing, stale or mismatched AOT cache (the JVM then runs without it) is
+     * not reported at all.
+     */
+    public static final List<String> PLUGIN_LOG_FLAGS = List.of("-Xlog:disable", "-Xlog:all=warning:stderr",
+            "-Xlog:aot=off:stderr");
+    /** Where the build leaves the plugin's AOT cache: next to the plugin's jar. */
+    static final String AOT_CACHE = "cni-plugin.aot";
+
+    /**
+     * The plugin as an executable: a script that runs the plugin's main class on this JVM and
+     * classpath, with its AOT cache when there is one. The cache is only valid for the classpath
+     * it was trained on, which is the packaged one the agent itself runs with.
+     */
+    static String wrapper(String java, String classpath, Optional<Path> aotCache) {
+        List<String> argv = new ArrayList<>(PLUGIN_JVM_FLAGS);
+        argv.addAll(PLUGIN_LOG_FLAGS);
+        aotCache.ifPresent(c -> argv.add("-XX:AOTCache=" + c));
+        return "#!/bin/sh\n# mesh CNI plugin, installed by the mesh node agent\nexec " + java + " " + String.join(" ", argv)
+                + " -cp '" + classpath + "' dev.meshlite.cni.plugin.CniPlugin\n";
+    }
+
+    /** The AOT cache for a plugin run with this classpath: next to the cni-plugin jar on it, if built. */
+    static Optional<Path> aotCache(String classpath) {
+        for (String entry : classpath.split(":")) {
+            Path p = Path.of(entry);
+            String name = p.getFileName() == null ? "" : p.getFileName().toString();
+            if (name.startsWith("cni-plugin-") && name.endsWith(".jar") && p.getParent() != null) {
+                Path cache = p.getParent().resolve(AOT_CACHE);
+                return Files.isReadable(cache) ? Optional.of(cache) : Optional.empty();
+            }
+        }
+        return Optional.empty();
     }
 
     public static void install(Path confDir, Path binDir, Path agentSocket, Path logFile, String java, String classpath)
             throws IOException {
         Files.createDirectories(binDir);
         Path exe = binDir.resolve(TYPE);
-        write(exe, wrapper(java, classpath));
+        write(exe, wrapper(java, classpath, aotCache(classpath)));
         Files.setPosixFilePermissions(exe, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path conflist = conflist(confDir).orElseThrow(() -> new IOException("no .conflist in " + confDir + " to chain into"));
         ObjectNode conf = (ObjectNode) JSON.readTree(conflist.toFile());

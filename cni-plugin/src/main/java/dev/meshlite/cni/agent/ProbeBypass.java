@@ -1,16 +1,26 @@
 package dev.meshlite.cni.agent;
 
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * On the node: kubelet probes to a captured pod leave from the node's own addresses and are
  * SNATed to the probe address, which the pod's rules let through uncaptured (DESIGN §5). One
  * rule per captured pod IP in a chain of our own, hooked into nat POSTROUTING.
+ *
+ * <p>The chain is ours alone, so it is written whole: {@link #sync} replaces its content with
+ * exactly the given addresses in one {@code iptables-restore} (declaring the chain flushes it, in
+ * the same transaction as the refill, so no captured pod is ever without its rule). That is one
+ * process per reconcile pass rather than two per pod, and idempotent by construction. Not
+ * thread-safe: the agent calls it from its worker only.
  */
 final class ProbeBypass {
 
     static final String CHAIN = "MESH-PROBE-SNAT";
     private final String probeSourceIp;
+    /** The addresses the chain holds since the last {@link #sync}. */
+    private Set<String> current = Set.of();
 
     ProbeBypass(String probeSourceIp) {
         this.probeSourceIp = probeSourceIp;
@@ -23,20 +33,27 @@ final class ProbeBypass {
         }
     }
 
+    /** The chain holds the rule for exactly these pod IPs (empty strings are ignored). */
+    void sync(Set<String> podIps) {
+        Set<String> want = new TreeSet<>(podIps);
+        want.remove("");
+        Cmd.run(List.of("iptables-restore", "--noflush"), restoreInput(want));
+        current = Set.copyOf(want);
+    }
+
+    /** The chain as it is now plus {@code podIp}. */
     void add(String podIp) {
-        if (!Cmd.ok(rule("-C", podIp))) {
-            Cmd.run(rule("-A", podIp), null);
-        }
+        Set<String> want = new TreeSet<>(current);
+        want.add(podIp);
+        sync(want);
     }
 
-    void remove(String podIp) {
-        while (Cmd.ok(rule("-D", podIp))) {
-            // every copy goes
+    String restoreInput(Set<String> podIps) {
+        StringBuilder s = new StringBuilder("*nat\n:").append(CHAIN).append(" - [0:0]\n");
+        for (String ip : podIps) {
+            s.append("-A ").append(CHAIN).append(" -d ").append(ip).append("/32 -p tcp -m addrtype --src-type LOCAL -j SNAT --to-source ")
+                    .append(probeSourceIp).append('\n');
         }
-    }
-
-    private List<String> rule(String op, String podIp) {
-        return List.of("iptables", "-t", "nat", op, CHAIN, "-d", podIp + "/32", "-p", "tcp",
-                "-m", "addrtype", "--src-type", "LOCAL", "-j", "SNAT", "--to-source", probeSourceIp);
+        return s.append("COMMIT\n").toString();
     }
 }

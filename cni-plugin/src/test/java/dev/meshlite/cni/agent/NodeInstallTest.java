@@ -34,11 +34,25 @@ class NodeInstallTest {
         assertEquals("/run/agent.sock", installed.path("plugins").path(2).path("agent_socket").asText());
         assertTrue(Files.isExecutable(bin.resolve("mesh-cni")));
         assertTrue(Files.readString(bin.resolve("mesh-cni")).contains("dev.meshlite.cni.plugin.CniPlugin"));
+        assertFalse(Files.readString(bin.resolve("mesh-cni")).contains("AOTCache"), "no cache next to /opt/cni: none used");
 
         NodeInstall.uninstall(conf, bin);
         assertEquals(JSON.readTree(CONFLIST), JSON.readTree(conf.resolve("10-pods.conflist").toFile()));
         assertFalse(Files.exists(bin.resolve("mesh-cni")));
         NodeInstall.uninstall(conf, bin); // nothing left to remove is not an error
+    }
+
+    @Test
+    void theWrapperUsesTheBuildsAotCacheWhenThereIsOne() throws Exception {
+        Path target = Files.createDirectories(dir.resolve("target"));
+        String classpath = target.resolve("cni-plugin-0.1.0-SNAPSHOT.jar") + ":" + target.resolve("lib/jackson-core.jar");
+        assertEquals(java.util.Optional.empty(), NodeInstall.aotCache(classpath));
+        Files.writeString(target.resolve("cni-plugin.aot"), "");
+        assertEquals(java.util.Optional.of(target.resolve("cni-plugin.aot")), NodeInstall.aotCache(classpath));
+        String wrapper = NodeInstall.wrapper("/usr/bin/java", classpath, NodeInstall.aotCache(classpath));
+        assertTrue(wrapper.contains(" -XX:AOTCache=" + target.resolve("cni-plugin.aot") + " "), wrapper);
+        assertTrue(wrapper.contains(" -Xlog:disable -Xlog:all=warning:stderr -Xlog:aot=off:stderr "),
+                "nothing of the JVM's on stdout: " + wrapper);
     }
 
     @Test
