@@ -57,18 +57,25 @@ final class PodProxy implements ServedPod {
         this.ip = ip;
     }
 
-    /** Binds :15001 and :15006 now (failures throw) and :15008 once the certificate arrives. */
-    void start(ProxyInputs inputs, HboneServer hbone) throws Exception {
+    /**
+     * Binds :15001 and :15006 now (failures throw) and :15008 once the certificate arrives; the
+     * returned future completes when :15008 listens (the pod is then fully served: inbound HBONE
+     * and a certificate for its outbound tunnels).
+     */
+    java.util.concurrent.CompletableFuture<Void> start(ProxyInputs inputs, HboneServer hbone) throws Exception {
         bind(inputs, ProxyInputs.OUTBOUND_PORT, ch -> new OutboundHandler(inputs, this));
         bind(inputs, ProxyInputs.INBOUND_PLAINTEXT_PORT, ch -> new PlaintextHandler(inputs, this));
+        java.util.concurrent.CompletableFuture<Void> hboneReady = new java.util.concurrent.CompletableFuture<>();
         inputs.certificates().server(identity).whenComplete((tls, e) -> {
             if (e != null) {
                 LOG.warn("pod {}/{}: no certificate for {} yet, inbound HBONE closed: {}", info.namespace(),
                         info.name(), identity, e.getMessage());
+                hboneReady.completeExceptionally(e);
                 return;
             }
-            bindHbone(hbone, tls);
+            bindHbone(hbone, tls, hboneReady);
         });
+        return hboneReady;
     }
 
     private void bind(ProxyInputs inputs, int port, Function<Channel, ChannelHandler> handler) throws Exception {
@@ -90,8 +97,9 @@ final class PodProxy implements ServedPod {
         keep(f.channel());
     }
 
-    private void bindHbone(HboneServer hbone, TlsContextHolder tls) {
+    private void bindHbone(HboneServer hbone, TlsContextHolder tls, java.util.concurrent.CompletableFuture<Void> ready) {
         if (closed) {
+            ready.cancel(false);
             return;
         }
         try {
@@ -99,13 +107,16 @@ final class PodProxy implements ServedPod {
                     new InetSocketAddress(HboneWire.PORT))).addListener((ChannelFuture f) -> {
                         if (f.isSuccess()) {
                             keep(f.channel());
+                            ready.complete(null);
                         } else {
                             LOG.error("pod {}/{}: cannot listen on :{}: {}", info.namespace(), info.name(),
                                     HboneWire.PORT, f.cause().toString());
+                            ready.completeExceptionally(f.cause());
                         }
                     });
         } catch (RuntimeException e) {
             LOG.error("pod {}/{}: cannot listen on :{}: {}", info.namespace(), info.name(), HboneWire.PORT, e.toString());
+            ready.completeExceptionally(e);
         }
     }
 

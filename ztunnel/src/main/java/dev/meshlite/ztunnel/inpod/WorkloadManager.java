@@ -30,6 +30,9 @@ public final class WorkloadManager implements HandoffListener, PodDirectory {
 
     private static final Logger LOG = LoggerFactory.getLogger(WorkloadManager.class);
 
+    /** Below the agent's 5 s hand-off deadline, so a slow CA delays an ack but never fails it. */
+    static final java.time.Duration HBONE_READY_WAIT = java.time.Duration.ofSeconds(3);
+
     private final String trustDomain;
     private final Supplier<ProxyInputs> inputs;
     private final Supplier<HboneServer> hbone;
@@ -83,8 +86,9 @@ public final class WorkloadManager implements HandoffListener, PodDirectory {
         }
         ProxyInputs in = inputs.get();
         in.certificates().acquire(identity);
+        java.util.concurrent.CompletableFuture<Void> hboneReady;
         try {
-            proxy.start(in, hbone.get());
+            hboneReady = proxy.start(in, hbone.get());
         } catch (Exception e) {
             proxy.close();
             in.certificates().release(identity);
@@ -92,6 +96,18 @@ public final class WorkloadManager implements HandoffListener, PodDirectory {
         }
         byUid.put(pod.uid(), proxy);
         byIp.put(ip, proxy);
+        // The ack tells the agent it may capture the pod and announce it as HBONE: wait (bounded)
+        // until the pod is fully served, so no client is sent to a :15008 that is not there yet
+        // and the pod's first outbound tunnel has its certificate. With the CA away the pod is
+        // acked anyway after the bound: plaintext inbound and outbound listeners are up, and
+        // :15008 follows as soon as the certificate does.
+        try {
+            hboneReady.get(HBONE_READY_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException
+                 | java.util.concurrent.CancellationException e) {
+            LOG.warn("pod {}/{}: inbound HBONE not ready within {} ms ({}); serving it meanwhile", pod.namespace(),
+                    pod.name(), HBONE_READY_WAIT.toMillis(), e.toString());
+        }
         LOG.info("serving pod {}/{} ({}, {})", pod.namespace(), pod.name(), ip.getHostAddress(), identity);
     }
 
