@@ -108,7 +108,7 @@ public final class Ztunnel implements AutoCloseable {
                         .map(p -> Dial.fromPod(b, p.netns(), transport.socketChannel()))
                         .orElseThrow(() -> new IllegalStateException("no pod " + key.sourceIp().getHostAddress()
                                 + " served here")));
-        inputs.set(new ProxyInputs(config.trustDomain(), state, certs, hboneClient, metrics, transport, group, pods));
+        inputs.set(new ProxyInputs(config.cluster(), state, certs, hboneClient, metrics, transport, group, pods));
         hboneServer = HboneServer.start(new HboneServerConfig(null, Duration.ofSeconds(10), Duration.ofSeconds(10)),
                 null, new HboneInbound(inputs.get()), hboneMetrics, transport, group);
         server.set(hboneServer);

@@ -50,7 +50,7 @@ public final class TcpMetrics {
         appSocket.pipeline().addFirst(Tracked.HANDLER, t.counter);
         // Finished in a later task of the socket's loop: whoever closed it (a failed tunnel, say)
         // records why in the same task, before the access-log line is written.
-        appSocket.closeFuture().addListener(f -> appSocket.eventLoop().execute(() -> t.finish(null)));
+        appSocket.closeFuture().addListener(f -> appSocket.eventLoop().execute(() -> t.finish()));
         return t;
     }
 
@@ -104,7 +104,7 @@ public final class TcpMetrics {
             }
         }
 
-        synchronized void finish(String ignored) {
+        synchronized void finish() {
             if (finished) {
                 return;
             }

@@ -12,8 +12,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * What every listener and connection of the proxy shares, built once at start-up: the current
  * state snapshot (replaced whole by the xDS client), the certificates, the HBONE client pool,
  * the metrics, and the event loops all sockets live on.
+ *
+ * @param cluster the cluster's name, sent in each tunnel's {@code baggage}
  */
-public record ProxyInputs(String trustDomain, AtomicReference<ProxyState> state, CertificateManager certificates,
+public record ProxyInputs(String cluster, AtomicReference<ProxyState> state, CertificateManager certificates,
                           HboneClient hbone, TcpMetrics metrics, Transport transport, EventLoopGroup group,
                           PodDirectory pods) {
 

@@ -29,10 +29,6 @@ public record Workload(String uid, String name, String namespace, List<InetAddre
         Objects.requireNonNull(peerAuthentication, "peerAuthentication");
     }
 
-    public boolean hasAddress(InetAddress ip) {
-        return addresses.contains(ip);
-    }
-
     /** The target port behind {@code service}'s {@code servicePort} on this pod, or -1. */
     public int targetPort(String service, int servicePort) {
         Map<Integer, Integer> ports = services.get(service);

@@ -6,17 +6,13 @@ import dev.meshlite.ztunnel.metrics.TcpMetrics;
 import dev.meshlite.ztunnel.proxy.Dial;
 import dev.meshlite.ztunnel.proxy.PodDirectory.ServedPod;
 import dev.meshlite.ztunnel.proxy.ProxyInputs;
-import dev.meshlite.ztunnel.proxy.TcpRelay;
 import dev.meshlite.ztunnel.rbac.Authorizer;
 import dev.meshlite.ztunnel.rbac.Connection;
 import dev.meshlite.ztunnel.socket.SocketOptions;
 import dev.meshlite.ztunnel.state.ProxyState;
 import dev.meshlite.ztunnel.state.Workload;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.DuplexChannel;
 import java.net.InetSocketAddress;
 import org.slf4j.Logger;
@@ -79,21 +75,6 @@ public final class PlaintextHandler extends ChannelInboundHandlerAdapter {
         }
         TcpMetrics.Tracked tracked = inputs.metrics().track(labels, client, true, entry);
         InetSocketAddress app = new InetSocketAddress(pod.ip(), dialled.getPort());
-        Dial.fromPod(new Bootstrap().group(client.eventLoop()), pod.netns(), inputs.transport().socketChannel())
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .handler(new ChannelInboundHandlerAdapter())
-                .connect(app).addListener((ChannelFuture f) -> {
-                    if (!f.isSuccess()) {
-                        tracked.error("connect " + app + ": " + f.cause().getMessage());
-                        client.close();
-                        return;
-                    }
-                    if (!client.isActive()) {
-                        f.channel().close();
-                        return;
-                    }
-                    TcpRelay.bridge(client, (DuplexChannel) f.channel());
-                });
+        Dial.relay(client, pod.netns(), inputs.transport().socketChannel(), app, tracked);
     }
 }

@@ -8,15 +8,11 @@ import dev.meshlite.ztunnel.metrics.TcpMetrics;
 import dev.meshlite.ztunnel.proxy.Dial;
 import dev.meshlite.ztunnel.proxy.PodDirectory.ServedPod;
 import dev.meshlite.ztunnel.proxy.ProxyInputs;
-import dev.meshlite.ztunnel.proxy.TcpRelay;
 import dev.meshlite.ztunnel.socket.SocketOptions;
 import dev.meshlite.ztunnel.state.ProxyState;
 import dev.meshlite.ztunnel.state.Workload;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.DuplexChannel;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ThreadLocalRandom;
@@ -87,7 +83,7 @@ public final class OutboundHandler extends ChannelInboundHandlerAdapter {
         PoolKey key = new PoolKey(pod.identity(), h.expectedIdentities(), h.hboneAddress(), pod.ip());
         TunnelRequest request = TunnelRequest.to(h.authority())
                 .withForwardedFor(client, h.service() == null ? null : h.service().hostname())
-                .withBaggage(TunnelRequest.baggage("Kubernetes", source.namespace(), source.workloadName(),
+                .withBaggage(TunnelRequest.baggage(inputs.cluster(), source.namespace(), source.workloadName(),
                         source.canonicalName(), source.canonicalRevision()));
         // The pod's certificate is normally held since it arrived; the first connection may wait.
         inputs.certificates().client(pod.identity()).whenComplete((tls, e) -> app.eventLoop().execute(() -> {
@@ -111,22 +107,7 @@ public final class OutboundHandler extends ChannelInboundHandlerAdapter {
                 str(p.target()), p.destination() == null ? null : p.destination().workloadName(), null,
                 p.service() == null ? null : p.service().hostname(), "passthrough");
         TcpMetrics.Tracked tracked = inputs.metrics().track(labels, app, true, entry);
-        Bootstrap b = Dial.fromPod(new Bootstrap().group(app.eventLoop()), pod.netns(), inputs.transport().socketChannel())
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .handler(new ChannelInboundHandlerAdapter());
-        b.connect(p.target()).addListener((ChannelFuture f) -> {
-            if (!f.isSuccess()) {
-                tracked.error("connect " + str(p.target()) + ": " + f.cause().getMessage());
-                app.close();
-                return;
-            }
-            if (!app.isActive()) {
-                f.channel().close();
-                return;
-            }
-            TcpRelay.bridge(app, (DuplexChannel) f.channel());
-        });
+        Dial.relay(app, pod.netns(), inputs.transport().socketChannel(), p.target(), tracked);
     }
 
     /** The failure and its causes in one line: "cannot connect to X: Connection refused". */
