@@ -129,9 +129,21 @@ class ControllersIT {
         String firstHash = pods().get(0).getMetadata().getLabels().get("pod-template-hash");
         pods().forEach(p -> markReady(p, "10.244.1.9"));
 
-        client.apps().deployments().inNamespace("default").withName("echo").edit(d -> {
-            d.getSpec().getTemplate().getSpec().getContainers().get(0).setImage("sample/http-echo");
-            return d;
+        // The controller writes the Deployment's status meanwhile: a 409 means read again and retry,
+        // as kubectl does.
+        Await.until(BOUND, "the template changed", () -> {
+            try {
+                client.apps().deployments().inNamespace("default").withName("echo").edit(d -> {
+                    d.getSpec().getTemplate().getSpec().getContainers().get(0).setImage("sample/http-echo");
+                    return d;
+                });
+                return true;
+            } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+                if (e.getCode() == 409) {
+                    return false;
+                }
+                throw e;
+            }
         });
         Await.until(BOUND, "2 ready pods of a new template", () -> {
             List<Pod> fresh = pods().stream()
