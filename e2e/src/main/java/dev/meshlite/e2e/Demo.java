@@ -1,37 +1,69 @@
 package dev.meshlite.e2e;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.meshlite.e2e.cluster.ClusterDown;
 import dev.meshlite.e2e.cluster.ClusterUp;
+import dev.meshlite.e2e.cluster.Components;
 import dev.meshlite.e2e.cluster.Layout;
 import dev.meshlite.e2e.cluster.Readiness;
 import dev.meshlite.e2e.cluster.Sh;
 import dev.meshlite.e2e.cluster.WireCapture;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
 import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.function.Predicate;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
  * {@code ./mesh demo}: the path a new user walks on the local cluster. Each step says what it does
  * and what to expect, checks it, and the demo exits non-zero when an expectation fails.
+ *
+ * <p>Every wait is bounded and ends in a {@link DemoFailure} that says what did not happen. Counts
+ * read from ztunnel's metrics are differences over the step, so a second run on a kept cluster
+ * proves as much as the first.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Bring up the local cluster with the mesh, deploy the sample shop, enroll it live, show mTLS on the wire and a policy denial.")
+        description = "Bring up the local cluster with the mesh, deploy the sample shop, enroll it live, show mTLS on "
+                + "the wire and the peer identities, a policy denial, and PERMISSIVE against STRICT for a client "
+                + "outside the mesh.")
 final class Demo implements Callable<Integer> {
 
-    @Option(names = "--keep", negatable = true, defaultValue = "true",
+    // picocli sets a negatable option to the opposite of its default when the name given is
+    // used, so the default-true flag is declared by its negative name: --no-keep gives false.
+    @Option(names = "--no-keep", negatable = true, defaultValue = "true",
             description = "Leave the cluster up afterwards (default); --no-keep tears it down.")
     boolean keep;
+
+    private static final String SERVICE_URL = "http://backend.shop.svc.cluster.local/";
+    private static final String LEGACY_IDENTITY = "spiffe://cluster.local/ns/legacy/sa/default";
+    private static final String SHOP_IDENTITIES = "spiffe://cluster.local/ns/shop/sa/";
+    private static final String OPENED = "istio_tcp_connections_opened_total";
+    /** How long a change (label, policy) may take to reach the data path. */
+    private static final Duration SETTLE = Duration.ofSeconds(30);
+    private static final String DEMO_RESOURCES = "e2e/src/main/resources/demo/";
 
     private int step;
 
@@ -41,30 +73,63 @@ final class Demo implements Callable<Integer> {
         if (pre != 0) {
             return pre;
         }
+        boolean passed = false;
         try {
             run();
+            passed = true;
             System.out.println("\nDemo passed.");
             return 0;
         } catch (DemoFailure e) {
             System.err.println("\nDEMO FAILED: " + e.getMessage());
             return 1;
+        } catch (Exception e) {
+            System.err.println("\nDEMO FAILED: " + e);
+            e.printStackTrace();
+            return 1;
         } finally {
             if (!keep) {
-                new dev.meshlite.e2e.cluster.ClusterDown(System.out).down();
+                if (!passed) {
+                    keepLogs();
+                }
+                new ClusterDown(System.out).down();
             }
         }
     }
 
-    private static final String SERVICE_URL = "http://backend.shop.svc.cluster.local/";
+    /** Before --no-keep takes a failed run's cluster down: its logs, for finding out why. */
+    private static void keepLogs() {
+        if (!Files.isDirectory(Layout.logDir())) {
+            return;
+        }
+        try {
+            Path kept = Files.createTempDirectory("mesh-demo-logs-");
+            try (var logs = Files.list(Layout.logDir())) {
+                for (Path log : logs.toList()) {
+                    Files.copy(log, kept.resolve(log.getFileName()));
+                }
+            }
+            System.err.println("the cluster's logs are kept in " + kept + " (--no-keep takes the cluster down)");
+        } catch (IOException e) {
+            System.err.println("cannot keep the cluster's logs: " + e);
+        }
+    }
 
     private void run() throws Exception {
         say("Bring up a local cluster of two nodes",
                 "an API server and istiod-lite; per node a network namespace running kubelet-lite, kube-proxy-lite, "
                         + "the CNI node agent and ztunnel");
         if (!ClusterCommands.clusterRunning()) {
-            new ClusterUp(System.out).up(2, Duration.ofSeconds(90), true);
+            if (Files.exists(Layout.stateDir()) || !ClusterCommands.ClusterDownProbe.leftovers().isEmpty()) {
+                System.out.println("   cleaning up what an earlier cluster left behind");
+                new ClusterDown(System.out).down();
+            }
+            try {
+                new ClusterUp(System.out).up(2, Duration.ofSeconds(90), true);
+            } catch (IllegalStateException | IllegalArgumentException e) {
+                throw new DemoFailure("the cluster did not come up: " + e.getMessage() + "; see " + Layout.logDir());
+            }
         } else {
-            if (new dev.meshlite.e2e.cluster.Components(Layout.stateDir()).find("ztunnel", "node-1").isEmpty()) {
+            if (new Components(Layout.stateDir()).find("ztunnel", "node-1").isEmpty()) {
                 throw new DemoFailure("the running cluster has no mesh (started without --mesh): run ./mesh down first");
             }
             System.out.println("   (a cluster is already up; using it)");
@@ -72,7 +137,7 @@ final class Demo implements Callable<Integer> {
         try (KubernetesClient client = MeshCli.client(Layout.kubeconfig())) {
             say("Deploy the sample shop",
                     "namespace shop: a backend (sample/http-echo, 2 replicas, spread over both nodes); namespace legacy: a client");
-            try (InputStream yaml = Demo.class.getResourceAsStream("/demo/shop.yaml")) {
+            try (InputStream yaml = resource("shop.yaml")) {
                 for (var item : client.load(yaml).items()) {
                     if (client.resource(item).get() == null) {
                         client.resource(item).create();
@@ -81,7 +146,7 @@ final class Demo implements Callable<Integer> {
             }
             waitReady(client, "shop", "app", "backend", 2);
             waitReady(client, "legacy", "app", "client", 1);
-            Set<String> nodes = new HashSet<>();
+            Set<String> nodes = new TreeSet<>();
             for (Pod p : client.pods().inNamespace("shop").withLabel("app", "backend").list().getItems()) {
                 System.out.printf("   %s on %s at %s%n", p.getMetadata().getName(), p.getSpec().getNodeName(),
                         p.getStatus().getPodIP());
@@ -90,54 +155,38 @@ final class Demo implements Callable<Integer> {
             if (nodes.size() < 2) {
                 throw new DemoFailure("expected the backend's replicas on two nodes, got " + nodes);
             }
-            Pod client1 = client.pods().inNamespace("legacy").withLabel("app", "client").list().getItems().get(0);
-            String netns = client1.getMetadata().getAnnotations().get("mesh.local/netns");
+            Pod legacyClient = client.pods().inNamespace("legacy").withLabel("app", "client").list().getItems().get(0);
+            String netns = legacyClient.getMetadata().getAnnotations().get("mesh.local/netns");
             // A second run on the same cluster starts from the same place: outside the mesh, no policy.
-            client.genericKubernetesResources("security.istio.io/v1", "AuthorizationPolicy").inNamespace("shop")
-                    .withName("deny-legacy").delete();
+            delete(client, "AuthorizationPolicy", "deny-legacy");
+            delete(client, "PeerAuthentication", "strict");
             for (String ns : List.of("shop", "legacy")) {
-                client.namespaces().withName(ns).edit(n -> {
-                    if (n.getMetadata().getLabels() != null) {
-                        Map<String, String> labels = new TreeMap<>(n.getMetadata().getLabels());
-                        labels.remove("istio.io/dataplane-mode");
-                        n.getMetadata().setLabels(labels);
-                    }
-                    return n;
-                });
+                label(client, ns, null);
             }
-            awaitEnrolled(client, false);
+            awaitRedirection(client, "shop", false);
+            awaitRedirection(client, "legacy", false);
             Map<String, String> lifetimes = lifetimes(client);
 
             say("Call the backend by its Service name from the legacy client, outside the mesh",
                     "replies from both backend pods, across nodes; on the wire between the nodes the HTTP request is readable");
             // The Service reaches each node's kube-proxy-lite a moment after the pods are ready.
-            awaitCall(netns, true, Duration.ofSeconds(30));
-            String marker = "plain-" + UUID.randomUUID();
-            WireCapture.Seen plain = captureCalls(netns, marker);
-            if (!plain.contains(marker)) {
-                throw new DemoFailure("the capture on mesh0 did not show the plaintext request");
-            }
-            System.out.println("   seen on mesh0: GET /" + marker + " in clear");
+            awaitCall(netns, true, SETTLE);
+            showPlaintext(netns, "plain-");
 
             say("Enroll both namespaces in the mesh, live: istio.io/dataplane-mode=ambient",
                     "the CNI agent captures the running pods and hands them to ztunnel; no pod restarts");
             for (String ns : List.of("shop", "legacy")) {
-                client.namespaces().withName(ns).edit(n -> {
-                    Map<String, String> labels = n.getMetadata().getLabels() == null ? new TreeMap<>()
-                            : new TreeMap<>(n.getMetadata().getLabels());
-                    labels.put("istio.io/dataplane-mode", "ambient");
-                    n.getMetadata().setLabels(labels);
-                    return n;
-                });
+                label(client, ns, "ambient");
             }
-            awaitEnrolled(client, true);
-            if (!lifetimes.equals(lifetimes(client))) {
-                throw new DemoFailure("a pod restarted while enrolling: " + lifetimes + " -> " + lifetimes(client));
-            }
+            awaitRedirection(client, "shop", true);
+            awaitRedirection(client, "legacy", true);
+            checkNoRestart(client, lifetimes, "while enrolling");
             System.out.println("   every pod annotated ambient.istio.io/redirection=enabled, none restarted");
 
             say("Call the backend again", "the same replies; on the wire only TLS between the pods' port 15008 (HBONE)");
-            awaitCall(netns, true, Duration.ofSeconds(30));
+            awaitCall(netns, true, SETTLE);
+            Instant meshedFrom = Instant.now();
+            Scrape beforeMeshed = Scrape.of(client);
             String meshedMarker = "meshed-" + UUID.randomUUID();
             WireCapture.Seen meshed = captureCalls(netns, meshedMarker);
             if (meshed.contains(meshedMarker)) {
@@ -149,59 +198,157 @@ final class Demo implements Callable<Integer> {
             System.out.printf("   %d packets between pods on mesh0, every one to or from port 15008; the request text never appears%n",
                     meshed.packets().size());
 
-            say("Deny the legacy namespace with an AuthorizationPolicy in shop",
+            say("Who talked to whom: ztunnel's metrics and access log",
+                    "each backend's ztunnel counts the client's connections with both SPIFFE identities and "
+                            + "connection_security_policy=\"mutual_tls\", and logs each one with them");
+            showIdentities(client, nodes, beforeMeshed, meshedFrom);
+
+            say("Deny the legacy namespace with an AuthorizationPolicy in shop (" + DEMO_RESOURCES + "deny-legacy.yaml)",
                     "the backend's ztunnel refuses the client's connections and counts them");
-            client.genericKubernetesResources("security.istio.io/v1", "AuthorizationPolicy").inNamespace("shop")
-                    .resource(client.getKubernetesSerialization().unmarshal("""
-                            apiVersion: security.istio.io/v1
-                            kind: AuthorizationPolicy
-                            metadata: {name: deny-legacy, namespace: shop}
-                            spec:
-                              action: DENY
-                              rules: [{from: [{source: {namespaces: [legacy]}}]}]
-                            """, io.fabric8.kubernetes.api.model.GenericKubernetesResource.class)).createOr(r -> r.update());
-            awaitCall(netns, false, Duration.ofSeconds(30));
-            long denied = deniedConnections();
+            Scrape beforeDeny = Scrape.of(client);
+            apply(client, "deny-legacy.yaml");
+            awaitCall(netns, false, SETTLE);
+            Predicate<Series> deniedLegacy = s -> s.is(OPENED) && s.has("response_flags", "DENY")
+                    && s.has("source_workload_namespace", "legacy");
+            long denied = Scrape.of(client).since(beforeDeny, deniedLegacy);
             if (denied == 0) {
-                throw new DemoFailure("the refusal was not counted in ztunnel's metrics");
+                throw new DemoFailure("the refusal was not counted in ztunnel's metrics (" + OPENED
+                        + "{response_flags=\"DENY\",source_workload_namespace=\"legacy\"} did not grow)");
             }
             System.out.printf("   curl fails; the backends' ztunnels counted %d refused connection(s): "
-                    + "istio_tcp_connections_opened_total{response_flags=\"DENY\",source_workload_namespace=\"legacy\"}%n", denied);
+                    + "%s{response_flags=\"DENY\",source_workload_namespace=\"legacy\"}%n", denied, OPENED);
 
             say("Remove the policy", "traffic flows again; nothing restarted");
-            client.genericKubernetesResources("security.istio.io/v1", "AuthorizationPolicy").inNamespace("shop")
-                    .withName("deny-legacy").delete();
-            awaitCall(netns, true, Duration.ofSeconds(30));
-            if (!lifetimes.equals(lifetimes(client))) {
-                throw new DemoFailure("a pod restarted during the demo");
+            delete(client, "AuthorizationPolicy", "deny-legacy");
+            awaitCall(netns, true, SETTLE);
+            checkNoRestart(client, lifetimes, "after the policy");
+            System.out.println("   curl works again; no pod restarted");
+
+            say("Take legacy out of the mesh: remove its label, live",
+                    "the CNI agent removes the client's capture and ztunnel lets go of it; the client does not restart");
+            label(client, "legacy", null);
+            awaitRedirection(client, "legacy", false);
+            awaitReleased(legacyClient);
+            checkNoRestart(client, lifetimes, "while leaving the mesh");
+            System.out.println("   " + legacyClient.getMetadata().getName()
+                    + ": annotation ambient.istio.io/redirection gone, no longer served by ztunnel on "
+                    + legacyClient.getSpec().getNodeName());
+
+            say("Call the backend from legacy, now outside the mesh",
+                    "it still works: shop is PERMISSIVE by default, so the backends' ztunnels accept plaintext from "
+                            + "outside the mesh; on mesh0 the request is readable again");
+            awaitCall(netns, true, SETTLE);
+            Scrape beforePlain = Scrape.of(client);
+            showPlaintext(netns, "permissive-");
+            Predicate<Series> plaintextIn = s -> s.is(OPENED) && s.has("reporter", "destination")
+                    && s.has("destination_workload_namespace", "shop") && s.has("connection_security_policy", "none")
+                    && s.has("response_flags", "-");
+            long accepted = Scrape.of(client).since(beforePlain, plaintextIn);
+            if (accepted == 0) {
+                throw new DemoFailure("the backends' ztunnels did not count the plaintext calls (" + OPENED
+                        + "{connection_security_policy=\"none\",response_flags=\"-\"} did not grow): did they bypass ztunnel?");
+            }
+            System.out.printf("   the backends' ztunnels accepted %d plaintext connection(s): "
+                    + "%s{connection_security_policy=\"none\",response_flags=\"-\"}%n", accepted, OPENED);
+
+            say("Require mutual TLS in shop: PeerAuthentication strict, mode STRICT (" + DEMO_RESOURCES + "strict.yaml)",
+                    "the backends' ztunnels refuse the plaintext call from legacy and count the refusal");
+            Instant strictFrom = Instant.now();
+            Scrape beforeStrict = Scrape.of(client);
+            apply(client, "strict.yaml");
+            awaitCall(netns, false, SETTLE);
+            Predicate<Series> refusedPlain = s -> s.is(OPENED) && s.has("reporter", "destination")
+                    && s.has("destination_workload_namespace", "shop") && s.has("connection_security_policy", "none")
+                    && s.has("response_flags", "DENY");
+            long refused = Scrape.of(client).since(beforeStrict, refusedPlain);
+            if (refused == 0) {
+                throw new DemoFailure("the STRICT refusal was not counted in ztunnel's metrics (" + OPENED
+                        + "{connection_security_policy=\"none\",response_flags=\"DENY\"} did not grow)");
+            }
+            System.out.printf("   curl fails; STRICT refused %d plaintext connection(s): "
+                    + "%s{connection_security_policy=\"none\",response_flags=\"DENY\"}%n", refused, OPENED);
+            AccessLine why = awaitAccessLine(nodes, strictFrom, f -> "inbound".equals(f.get("direction"))
+                    && "plaintext".equals(f.get("via")) && f.getOrDefault("error", "").contains("STRICT"),
+                    "a plaintext connection refused under STRICT");
+            System.out.println("   " + why.file() + ": error=\"" + why.fields().get("error") + "\"");
+
+            say("Delete the PeerAuthentication", "shop is PERMISSIVE again and the plaintext call works; no pod restarted "
+                    + "during the whole demo");
+            delete(client, "PeerAuthentication", "strict");
+            awaitCall(netns, true, SETTLE);
+            checkNoRestart(client, lifetimes, "during the demo");
+            System.out.println("   curl works; every pod has the uid and restart count it had at the start");
+
+            say("What next", "");
+            System.out.println("""
+                      # the cluster
+                      ./mesh status
+                      ./mesh kubectl get pods -A -o wide
+                      # the client calls the backend; enroll it again
+                      ./mesh exec -n legacy %1$s -- curl -s backend.shop
+                      ./mesh kubectl label namespace legacy istio.io/dataplane-mode=ambient
+                      # a policy by hand: what the control plane makes of it, apply it, call again, remove it
+                      ./mesh analyze -f %2$sdeny-legacy.yaml
+                      ./mesh kubectl apply -f %2$sdeny-legacy.yaml
+                      ./mesh kubectl delete -n shop authorizationpolicy deny-legacy
+                      # what the control plane finds wrong in the live configuration
+                      ./mesh analyze
+                      # what ztunnel holds, counts and logs
+                      ./mesh exec --node node-1 -- curl -s localhost:15000/config_dump
+                      curl -s %3$s:15020/metrics | grep ^istio_tcp
+                      tail -f %4$s
+                      # when done: remove everything the cluster made
+                      ./mesh down
+                   """.formatted(legacyClient.getMetadata().getName(), DEMO_RESOURCES, Layout.nodeIp(1),
+                    Layout.logDir().resolve("ztunnel-node-1.log")).stripTrailing());
+            if (!keep) {
+                System.out.println("   (--no-keep: the cluster is taken down now; ./mesh demo brings it back)");
             }
         }
-        say("What next", "");
-        System.out.println("""
-                   ./mesh status                                  components, nodes, pods
-                   ./mesh kubectl get pods -A -o wide             the cluster through kubectl
-                   ./mesh exec -n legacy <client-pod> -- curl -s backend.shop
-                   ./mesh exec --node node-1 -- curl -s localhost:15000/config_dump     what ztunnel holds
-                   ./mesh exec --node node-1 -- curl -s localhost:15020/metrics          Istio's TCP metrics
-                   ./mesh down                                    remove everything the cluster made""");
     }
 
-    /** Connections the nodes' ztunnels refused by policy for callers in legacy, from their /metrics. */
-    private static long deniedConnections() throws Exception {
-        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
-        double sum = 0;
-        for (int i = 1; i <= 2; i++) {
-            String body = http.send(java.net.http.HttpRequest.newBuilder(
-                            java.net.URI.create("http://" + Layout.nodeIp(i) + ":15020/metrics")).build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
-            for (String line : body.lines().toList()) {
-                if (line.startsWith("istio_tcp_connections_opened_total{") && line.contains("response_flags=\"DENY\"")
-                        && line.contains("source_workload_namespace=\"legacy\"")) {
-                    sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-                }
+    /** Calls until both backends answered with a capture on mesh0, and shows the request crossing in clear. */
+    private static void showPlaintext(String netns, String prefix) throws Exception {
+        String marker = prefix + UUID.randomUUID();
+        WireCapture.Seen plain = captureCalls(netns, marker);
+        if (!plain.contains(marker)) {
+            throw new DemoFailure("the capture on mesh0 did not show the plaintext request");
+        }
+        System.out.println("   seen on mesh0: GET /" + marker + " in clear");
+    }
+
+    /**
+     * The identities of the meshed calls: on each node that runs a backend, the destination
+     * ztunnel's series of connections from the legacy client in mutual TLS must have grown since
+     * {@code before}, and its access log must name both identities.
+     */
+    private static void showIdentities(KubernetesClient client, Set<String> backendNodes, Scrape before, Instant from)
+            throws Exception {
+        Predicate<Series> meshed = s -> s.is(OPENED) && s.has("reporter", "destination")
+                && s.has("source_principal", LEGACY_IDENTITY)
+                && s.labels().getOrDefault("destination_principal", "").startsWith(SHOP_IDENTITIES)
+                && s.has("connection_security_policy", "mutual_tls") && s.has("response_flags", "-");
+        Scrape now = Scrape.of(client);
+        for (String node : backendNodes) {
+            Predicate<Series> here = meshed.and(s -> s.node().equals(node));
+            if (now.since(before, here) == 0) {
+                throw new DemoFailure("ztunnel on " + node + " (" + Scrape.url(node) + ") has no " + OPENED
+                        + " series from " + LEGACY_IDENTITY + " to " + SHOP_IDENTITIES + "* with connection_security_policy="
+                        + "\"mutual_tls\" that grew with the calls; it has: " + now.series(s -> s.is(OPENED)
+                        && s.node().equals(node)).stream().map(Series::toString).toList());
+            }
+            System.out.println("   ztunnel on " + node + ", " + Scrape.url(node) + ":");
+            for (Series s : now.series(here)) {
+                System.out.println("     " + s.show("reporter", "source_principal", "destination_principal",
+                        "connection_security_policy"));
             }
         }
-        return (long) sum;
+        AccessLine line = awaitAccessLine(backendNodes, from, f -> "inbound".equals(f.get("direction"))
+                && "hbone".equals(f.get("via")) && LEGACY_IDENTITY.equals(f.get("src.identity"))
+                && f.getOrDefault("dst.identity", "").startsWith(SHOP_IDENTITIES) && !f.containsKey("error"),
+                "an inbound HBONE connection from " + LEGACY_IDENTITY + " to " + SHOP_IDENTITIES + "*");
+        System.out.println("   access log, " + line.file() + ":");
+        System.out.println("     " + line.text());
     }
 
     /** Calls the Service until the outcome is {@code succeed} (traffic settles a moment after each change). */
@@ -210,8 +357,8 @@ final class Demo implements Callable<Integer> {
         Sh.Result r;
         while ((r = Sh.tryRun("ip", "netns", "exec", netns, "curl", "-sS", "--max-time", "3", SERVICE_URL)).ok() != succeed) {
             if (Instant.now().isAfter(deadline)) {
-                throw new DemoFailure(succeed ? "curl " + SERVICE_URL + " failed: " + r.stderr().strip()
-                        : "curl " + SERVICE_URL + " still succeeds");
+                throw new DemoFailure(succeed ? "curl " + SERVICE_URL + " still fails after " + bound.toSeconds() + " s: "
+                        + r.stderr().strip() : "curl " + SERVICE_URL + " still succeeds after " + bound.toSeconds() + " s");
             }
             Thread.sleep(250);
         }
@@ -220,7 +367,7 @@ final class Demo implements Callable<Integer> {
     /** Calls until both backends answered, with the capture running; returns what crossed mesh0. */
     private static WireCapture.Seen captureCalls(String netns, String marker) throws Exception {
         try (WireCapture capture = WireCapture.start()) {
-            Set<String> seen = new HashSet<>();
+            Set<String> seen = new TreeSet<>();
             for (int i = 0; i < 20 && seen.size() < 2; i++) {
                 Sh.Result r = Sh.tryRun("ip", "netns", "exec", netns, "curl", "-sS", "--max-time", "5", SERVICE_URL + marker);
                 if (!r.ok()) {
@@ -236,20 +383,97 @@ final class Demo implements Callable<Integer> {
         }
     }
 
-    private void awaitEnrolled(KubernetesClient client, boolean enrolled) throws Exception {
+    /** Waits until every pod of {@code ns} has (or has not) the CNI agent's redirection annotation. */
+    private static void awaitRedirection(KubernetesClient client, String ns, boolean enrolled) throws Exception {
         Instant deadline = Instant.now().plusSeconds(60);
         while (true) {
-            List<Pod> pods = new ArrayList<>(client.pods().inNamespace("shop").list().getItems());
-            pods.addAll(client.pods().inNamespace("legacy").list().getItems());
-            if (pods.stream().allMatch(p -> enrolled == (p.getMetadata().getAnnotations() != null
-                    && "enabled".equals(p.getMetadata().getAnnotations().get("ambient.istio.io/redirection"))))) {
+            List<Pod> pods = client.pods().inNamespace(ns).list().getItems();
+            List<String> pending = pods.stream().filter(p -> enrolled != (p.getMetadata().getAnnotations() != null
+                    && "enabled".equals(p.getMetadata().getAnnotations().get("ambient.istio.io/redirection"))))
+                    .map(p -> p.getMetadata().getName()).toList();
+            if (pending.isEmpty()) {
                 return;
             }
             if (Instant.now().isAfter(deadline)) {
-                throw new DemoFailure("pods not " + (enrolled ? "enrolled" : "out of the mesh") + " after 60 s; see "
-                        + Layout.logDir());
+                throw new DemoFailure(ns + ": " + pending + " not " + (enrolled ? "enrolled" : "out of the mesh")
+                        + " after 60 s (annotation ambient.istio.io/redirection); see " + Layout.logDir() + "/cni-agent-*.log");
             }
             Thread.sleep(250);
+        }
+    }
+
+    /**
+     * Waits until the pod's node's ztunnel no longer serves it: the CNI agent lets go of a leaving
+     * pod last (annotation, then rules, then ztunnel), so from then on its traffic bypasses ztunnel.
+     */
+    private static void awaitReleased(Pod pod) throws Exception {
+        String node = pod.getSpec().getNodeName();
+        String uid = pod.getMetadata().getUid();
+        Instant deadline = Instant.now().plus(SETTLE);
+        String last;
+        while (true) {
+            Sh.Result r = Sh.tryRun("ip", "netns", "exec", Layout.nodeNetns(node), "curl", "-sS", "--max-time", "3",
+                    "http://127.0.0.1:15000/config_dump");
+            if (r.ok()) {
+                var dump = new ObjectMapper().readTree(r.stdout());
+                boolean served = false;
+                for (var p : dump.path("pods")) {
+                    served |= uid.equals(p.path("uid").asText());
+                }
+                if (!served) {
+                    return;
+                }
+                last = "still listed under \"pods\"";
+            } else {
+                last = r.stderr().strip();
+            }
+            if (Instant.now().isAfter(deadline)) {
+                throw new DemoFailure("ztunnel on " + node + " still serves " + pod.getMetadata().getName() + " after "
+                        + SETTLE.toSeconds() + " s (config_dump: " + last + "); see " + Layout.logDir());
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    private static void label(KubernetesClient client, String ns, String mode) {
+        client.namespaces().withName(ns).edit(n -> {
+            Map<String, String> labels = n.getMetadata().getLabels() == null ? new TreeMap<>()
+                    : new TreeMap<>(n.getMetadata().getLabels());
+            if (mode == null) {
+                labels.remove("istio.io/dataplane-mode");
+            } else {
+                labels.put("istio.io/dataplane-mode", mode);
+            }
+            n.getMetadata().setLabels(labels);
+            return n;
+        });
+    }
+
+    /** Creates or replaces one of the demo's security.istio.io/v1 objects (all in namespace shop). */
+    private static void apply(KubernetesClient client, String file) throws IOException {
+        try (InputStream yaml = resource(file)) {
+            GenericKubernetesResource r = client.getKubernetesSerialization().unmarshal(yaml, GenericKubernetesResource.class);
+            client.genericKubernetesResources(r.getApiVersion(), r.getKind()).inNamespace(r.getMetadata().getNamespace())
+                    .resource(r).createOr(existing -> existing.update());
+        }
+    }
+
+    private static void delete(KubernetesClient client, String kind, String name) {
+        client.genericKubernetesResources("security.istio.io/v1", kind).inNamespace("shop").withName(name).delete();
+    }
+
+    private static InputStream resource(String file) {
+        InputStream in = Demo.class.getResourceAsStream("/demo/" + file);
+        if (in == null) {
+            throw new IllegalStateException("/demo/" + file + " is missing from the e2e jar");
+        }
+        return in;
+    }
+
+    private static void checkNoRestart(KubernetesClient client, Map<String, String> before, String when) {
+        Map<String, String> now = lifetimes(client);
+        if (!before.equals(now)) {
+            throw new DemoFailure("a pod restarted " + when + ": " + before + " -> " + now);
         }
     }
 
@@ -262,7 +486,7 @@ final class Demo implements Callable<Integer> {
         return out;
     }
 
-    private void waitReady(KubernetesClient client, String ns, String key, String value, int count) throws Exception {
+    private static void waitReady(KubernetesClient client, String ns, String key, String value, int count) throws Exception {
         Instant deadline = Instant.now().plusSeconds(60);
         while (true) {
             List<Pod> pods = new ArrayList<>(client.pods().inNamespace(ns).withLabel(key, value).list().getItems());
@@ -282,6 +506,228 @@ final class Demo implements Callable<Integer> {
         System.out.printf("%n== %d. %s%n", step, what);
         if (!expect.isEmpty()) {
             System.out.println("   expect: " + expect);
+        }
+    }
+
+    // ---- ztunnel's access log ----
+
+    /** One access-log line of a ztunnel: the file it is in, its text after the logger, its fields. */
+    record AccessLine(String file, String text, Map<String, String> fields) {
+
+        private static final String LOGGER = " access: ";
+
+        /**
+         * The access-log record in a ztunnel log line ({@code AccessLog}'s TEXT format: {@code
+         * key=value} separated by spaces, a value with spaces in double quotes), or empty for any
+         * other line.
+         */
+        static Optional<AccessLine> parse(String file, String line) {
+            int at = line.indexOf(LOGGER);
+            if (at < 0) {
+                return Optional.empty();
+            }
+            String text = line.substring(at + LOGGER.length());
+            Map<String, String> fields = new LinkedHashMap<>();
+            int i = 0;
+            while (i < text.length()) {
+                int eq = text.indexOf('=', i);
+                if (eq < 0) {
+                    return Optional.empty();
+                }
+                String key = text.substring(i, eq);
+                int end;
+                String value;
+                if (eq + 1 < text.length() && text.charAt(eq + 1) == '"') {
+                    end = text.indexOf('"', eq + 2);
+                    if (end < 0) {
+                        return Optional.empty();
+                    }
+                    value = text.substring(eq + 2, end);
+                    end++;
+                } else {
+                    end = text.indexOf(' ', eq);
+                    end = end < 0 ? text.length() : end;
+                    value = text.substring(eq + 1, end);
+                }
+                fields.put(key, value);
+                i = end + 1;
+            }
+            return Optional.of(new AccessLine(file, text, fields));
+        }
+
+        Optional<Instant> time() {
+            try {
+                return Optional.ofNullable(fields.get("time")).map(Instant::parse);
+            } catch (DateTimeParseException e) {
+                return Optional.empty();
+            }
+        }
+    }
+
+    /**
+     * Waits for an access-log line, logged at or after {@code from} by the ztunnel of one of
+     * {@code nodes}, whose fields match; the latest one. A connection is logged when it ends, a
+     * moment after the client saw its reply.
+     */
+    private static AccessLine awaitAccessLine(Set<String> nodes, Instant from, Predicate<Map<String, String>> match,
+                                              String what) throws Exception {
+        Instant deadline = Instant.now().plusSeconds(10);
+        while (true) {
+            AccessLine found = null;
+            for (String node : nodes) {
+                Path log = Layout.logDir().resolve("ztunnel-" + node + ".log");
+                if (!Files.exists(log)) {
+                    continue;
+                }
+                for (String l : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+                    Optional<AccessLine> a = AccessLine.parse(log.toString(), l);
+                    if (a.isPresent() && a.get().time().map(t -> !t.isBefore(from)).orElse(false)
+                            && match.test(a.get().fields())) {
+                        found = a.get();
+                    }
+                }
+            }
+            if (found != null) {
+                return found;
+            }
+            if (Instant.now().isAfter(deadline)) {
+                throw new DemoFailure("no access-log line for " + what + " in " + Layout.logDir() + "/ztunnel-*.log after 10 s");
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    // ---- ztunnel's metrics ----
+
+    /** One sample of a Prometheus text exposition, from the ztunnel of {@code node}. */
+    record Series(String node, String name, Map<String, String> labels, double value) {
+
+        /** Parses {@code name{k="v",...} value [timestamp]}; empty for comments and blank lines. */
+        static Optional<Series> parse(String node, String line) {
+            if (line.isBlank() || line.startsWith("#")) {
+                return Optional.empty();
+            }
+            Map<String, String> labels = new LinkedHashMap<>();
+            int brace = line.indexOf('{');
+            int space = line.indexOf(' ');
+            String name;
+            int rest;
+            if (brace >= 0 && (space < 0 || brace < space)) {
+                name = line.substring(0, brace);
+                int i = brace + 1;
+                while (line.charAt(i) != '}') {
+                    int eq = line.indexOf('=', i);
+                    if (eq < 0 || line.charAt(eq + 1) != '"') {
+                        throw new IllegalArgumentException("label at " + i + " (expected: name=\"value\"): " + line);
+                    }
+                    StringBuilder value = new StringBuilder();
+                    int j = eq + 2;
+                    for (char c; (c = line.charAt(j)) != '"'; j++) {
+                        if (c == '\\') {
+                            c = line.charAt(++j);
+                            value.append(c == 'n' ? '\n' : c);
+                        } else {
+                            value.append(c);
+                        }
+                    }
+                    labels.put(line.substring(i, eq).strip(), value.toString());
+                    i = j + 1;
+                    if (line.charAt(i) == ',') {
+                        i++;
+                    }
+                }
+                rest = i + 1;
+            } else if (space > 0) {
+                name = line.substring(0, space);
+                rest = space;
+            } else {
+                throw new IllegalArgumentException("no value (expected: name{labels} value): " + line);
+            }
+            String value = line.substring(rest).strip().split(" ")[0];
+            double v = switch (value) {
+                case "+Inf" -> Double.POSITIVE_INFINITY;
+                case "-Inf" -> Double.NEGATIVE_INFINITY;
+                default -> Double.parseDouble(value);
+            };
+            return Optional.of(new Series(node, name, Map.copyOf(labels), v));
+        }
+
+        boolean is(String metric) {
+            return name.equals(metric);
+        }
+
+        boolean has(String label, String value) {
+            return value.equals(labels.get(label));
+        }
+
+        /** Identity of the series within its node, for differences between two scrapes. */
+        String key() {
+            return node + " " + name + new TreeMap<>(labels);
+        }
+
+        /** The sample with only {@code keys} among its labels, the rest elided. */
+        String show(String... keys) {
+            StringBuilder sb = new StringBuilder(name).append('{');
+            for (String k : keys) {
+                if (labels.containsKey(k)) {
+                    sb.append(k).append("=\"").append(labels.get(k)).append("\",");
+                }
+            }
+            return sb.append("...} ").append(count(value)).toString();
+        }
+
+        private static String count(double v) {
+            return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
+        }
+    }
+
+    /** What every node's ztunnel exposed on :15020/metrics at one moment. */
+    record Scrape(List<Series> all) {
+
+        static String url(String node) {
+            return "http://" + Layout.nodeIp(Layout.nodeIndex(node)) + ":15020/metrics";
+        }
+
+        static Scrape of(KubernetesClient client) throws Exception {
+            List<Series> all = new ArrayList<>();
+            try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build()) {
+                for (var n : client.nodes().list().getItems()) {
+                    String node = n.getMetadata().getName();
+                    HttpResponse<String> r;
+                    try {
+                        r = http.send(HttpRequest.newBuilder(URI.create(url(node))).timeout(Duration.ofSeconds(5)).build(),
+                                HttpResponse.BodyHandlers.ofString());
+                    } catch (IOException e) {
+                        throw new DemoFailure("cannot read ztunnel's metrics on " + node + " at " + url(node) + ": " + e);
+                    }
+                    if (r.statusCode() != 200) {
+                        throw new DemoFailure(url(node) + " answered " + r.statusCode());
+                    }
+                    for (String line : r.body().lines().toList()) {
+                        try {
+                            Series.parse(node, line).ifPresent(all::add);
+                        } catch (RuntimeException e) {
+                            throw new DemoFailure("unreadable line in " + url(node) + ": " + e.getMessage());
+                        }
+                    }
+                }
+            }
+            return new Scrape(List.copyOf(all));
+        }
+
+        List<Series> series(Predicate<Series> match) {
+            return all.stream().filter(match).toList();
+        }
+
+        /** How much the matching counters grew since {@code before} (a series absent then counts from 0). */
+        long since(Scrape before, Predicate<Series> match) {
+            Map<String, Double> then = new TreeMap<>();
+            before.series(match).forEach(s -> then.put(s.key(), s.value()));
+            double grew = 0;
+            for (Series s : series(match)) {
+                grew += s.value() - then.getOrDefault(s.key(), 0.0);
+            }
+            return Math.round(grew);
         }
     }
 
