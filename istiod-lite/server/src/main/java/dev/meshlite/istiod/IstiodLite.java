@@ -7,6 +7,9 @@ import dev.meshlite.istiod.ca.CertificateAuthority;
 import dev.meshlite.istiod.ca.RootCertificates;
 import dev.meshlite.istiod.ca.auth.NodeCredentials;
 import dev.meshlite.istiod.ca.auth.ServiceAccountRef;
+import dev.meshlite.istiod.lead.LeaseElection;
+import dev.meshlite.istiod.lead.Leadership;
+import dev.meshlite.istiod.lead.ReplicaIdentity;
 import dev.meshlite.istiod.model.ModelInputs;
 import dev.meshlite.istiod.watch.ClusterWatcher;
 import dev.meshlite.istiod.xds.DiscoveryGrpcService;
@@ -27,7 +30,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -79,7 +84,7 @@ public final class IstiodLite {
         Path kubeconfig;
 
         @Option(names = "--namespace", defaultValue = CaSecretStore.DEFAULT_NAMESPACE,
-                description = "namespace of the CA Secrets (default: ${DEFAULT-VALUE})")
+                description = "namespace of the CA Secrets and the leader Lease (default: ${DEFAULT-VALUE})")
         String namespace;
 
         @Option(names = "--trust-domain", defaultValue = "cluster.local", description = "default: ${DEFAULT-VALUE}")
@@ -92,7 +97,7 @@ public final class IstiodLite {
         }
     }
 
-    @Command(name = "serve", mixinStandardHelpOptions = true, description = "run the CA and xDS: gRPC on --address:--port, metrics on --metrics-port")
+    @Command(name = "serve", mixinStandardHelpOptions = true, description = "run the CA and xDS: gRPC on --address:--port, metrics on --metrics-port; replicas elect one writer through a Lease")
     static final class Serve implements Callable<Integer> {
         @CommandLine.Mixin
         Cluster cluster = new Cluster();
@@ -124,11 +129,41 @@ public final class IstiodLite {
                 description = "mesh root namespace: its policies without selector apply mesh-wide (default: ${DEFAULT-VALUE})")
         String rootNamespace;
 
+        @Option(names = "--leader-elect", arity = "0..1", defaultValue = "true", fallbackValue = "true",
+                description = "elect one writer among replicas through a Lease in --namespace; false: this replica"
+                        + " always writes (one replica only) (default: ${DEFAULT-VALUE})")
+        boolean leaderElect;
+
+        @Option(names = "--lease-name", defaultValue = "istiod-lite",
+                description = "name of the coordination.k8s.io/v1 Lease (default: ${DEFAULT-VALUE})")
+        String leaseName;
+
+        @Option(names = "--identity",
+                description = "this replica's name in the Lease, unique among replicas (default: POD_NAME, else the host name, else random)")
+        String identity;
+
+        /** How long a clean shutdown waits for serve to release the Lease and close. */
+        static final long SHUTDOWN_GRACE_SECONDS = 10;
+
         @Override
         public Integer call() throws Exception {
             CountDownLatch stop = new CountDownLatch(1);
-            Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
-            return serve(stop, System.out::println);
+            CountDownLatch closed = new CountDownLatch(1);
+            // The hook waits for serve to finish closing: otherwise the JVM halts before the Lease
+            // is released, and the next leader waits for it to expire instead.
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                stop.countDown();
+                try {
+                    closed.await(SHUTDOWN_GRACE_SECONDS, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "istiod-shutdown"));
+            try {
+                return serve(stop, System.out::println);
+            } finally {
+                closed.countDown();
+            }
         }
 
         /** Runs until {@code stop} opens; {@code ready} gets one line naming the bound ports. */
@@ -143,15 +178,33 @@ public final class IstiodLite {
                     maxTtl, RootCertificates.DEFAULT_ROOT_TTL, agents, auth, audiences, Duration.ofSeconds(30),
                     Clock.systemUTC());
             PrometheusRegistry registry = new PrometheusRegistry();
+            String name = identity == null || identity.isBlank() ? ReplicaIdentity.resolve() : identity.strip();
+            Leadership leadership = leaderElect ? Leadership.elected(name) : Leadership.always(name);
+            leadership.exportTo(registry);
             try (KubernetesClient client = cluster.client();
-                    Discovery discovery = Discovery.start(client, options, rootNamespace, registry);
+                    // First, so a lone replica leads (and may create the CA root) before the CA starts.
+                    LeaseElection election = leaderElect ? LeaseElection.start(client, cluster.namespace, leaseName,
+                            leadership, LeaseElection.Timings.DEFAULT) : null;
+                    Discovery discovery = Discovery.start(client, options, rootNamespace, registry, leadership);
                     CertificateAuthority ca = CertificateAuthority.start(options, client, registry,
-                            List.of(discovery.service()));
+                            List.of(discovery.service()), leadership);
                     HTTPServer metrics = metricsPort < 0 ? null
                             : HTTPServer.builder().inetAddress(host).port(metricsPort).registry(registry).buildAndStart()) {
+                if (!leaderElect) {
+                    // Not a static logger: main() picks the logging configuration before the first one exists.
+                    LoggerFactory.getLogger(IstiodLite.class)
+                            .info("leader election off: {} writes (run one replica only)", name);
+                }
                 ready.accept("istiod-lite CA listening on " + address + ":" + ca.port()
                         + (metrics == null ? "" : ", metrics on " + address + ":" + metrics.getPort()));
-                stop.await();
+                try {
+                    stop.await();
+                } finally {
+                    // Hand over first, drain after: the next leader starts while this one closes.
+                    if (election != null) {
+                        election.close();
+                    }
+                }
             }
             return 0;
         }
@@ -163,12 +216,12 @@ public final class IstiodLite {
      */
     record Discovery(ClusterWatcher watcher, DiscoveryGrpcService service) implements AutoCloseable {
         static Discovery start(KubernetesClient client, CaOptions options, String rootNamespace,
-                PrometheusRegistry registry) throws Exception {
+                PrometheusRegistry registry, Leadership leadership) throws Exception {
             DiscoveryGrpcService service = new DiscoveryGrpcService(
                     CertificateAuthority.callerAuthenticator(options, client), options.nodeAgents(), registry);
             ClusterWatcher watcher = new ClusterWatcher(client,
                     ClusterWatcher.Options.defaults(rootNamespace, options.trustDomain()), service::publish, registry,
-                    Clock.systemUTC());
+                    Clock.systemUTC(), leadership);
             try {
                 watcher.start();
             } catch (Exception e) {

@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,16 +62,25 @@ public final class CaSecretStore {
         this.clock = clock;
     }
 
-    /** The CA keys as stored now, creating a self-signed root on the very first start. */
+    /** The CA keys as stored now, if any: reads only (what a replica that does not lead may do). */
+    public Optional<CaKeys> load() {
+        Secret plugged = get(PLUGGED_SECRET);
+        if (plugged != null) {
+            return Optional.of(plugged(plugged));
+        }
+        Secret own = get(SELF_SIGNED_SECRET);
+        return own == null ? Optional.empty() : Optional.of(selfSigned(own));
+    }
+
+    /**
+     * The CA keys as stored now, creating a self-signed root on the very first start. A write:
+     * in a replicated control plane only the leader calls this ({@link CaBootstrap}).
+     */
     public CaKeys loadOrCreate() {
         for (int attempt = 0; attempt < 5; attempt++) {
-            Secret plugged = get(PLUGGED_SECRET);
-            if (plugged != null) {
-                return plugged(plugged);
-            }
-            Secret own = get(SELF_SIGNED_SECRET);
-            if (own != null) {
-                return selfSigned(own);
+            Optional<CaKeys> stored = load();
+            if (stored.isPresent()) {
+                return stored.get();
             }
             CaKeys fresh = RootCertificates.selfSigned(trustDomain, rootTtl, clock);
             try {

@@ -7,10 +7,12 @@ import dev.meshlite.istiod.ca.auth.NodeAuthorizer;
 import dev.meshlite.istiod.ca.auth.NodeCredentials;
 import dev.meshlite.istiod.ca.auth.TokenReviewAuthenticator;
 import dev.meshlite.istiod.ca.grpc.CaServer;
+import dev.meshlite.istiod.lead.Leadership;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -22,6 +24,10 @@ import org.slf4j.LoggerFactory;
  * authorization, the gRPC server, the root published in every namespace, and a periodic re-read
  * of the Secret so replicas follow a rotation. Start-up order is the dependency order; close
  * reverses it.
+ *
+ * <p>Every replica signs; only the leader ({@link Leadership}) writes: it creates the root on the
+ * first start, publishes the roots in every namespace, and ends a due rotation. The others read
+ * the Secret and follow.
  */
 public final class CertificateAuthority implements AutoCloseable {
 
@@ -33,10 +39,12 @@ public final class CertificateAuthority implements AutoCloseable {
     private final CaServer server;
     private final ScheduledExecutorService reloader;
     private final java.time.Duration maxTtl;
+    private final Leadership leadership;
 
     private CertificateAuthority(CaSecretStore store, CertificateSigner signer, RootPublisher publisher,
-            CaServer server, ScheduledExecutorService reloader, java.time.Duration maxTtl) {
+            CaServer server, ScheduledExecutorService reloader, java.time.Duration maxTtl, Leadership leadership) {
         this.maxTtl = maxTtl;
+        this.leadership = leadership;
         this.store = store;
         this.signer = signer;
         this.publisher = publisher;
@@ -62,17 +70,28 @@ public final class CertificateAuthority implements AutoCloseable {
         return CallerAuthenticator.firstOf(auth);
     }
 
-    /** Starts the CA; {@code more} gRPC services share its port, TLS and bearer-token handling. */
+    /** Starts a CA that is the only writer (no other replica). */
     public static CertificateAuthority start(CaOptions options, KubernetesClient client, PrometheusRegistry registry,
             List<io.grpc.BindableService> more) {
+        return start(options, client, registry, more, Leadership.always("istiod"));
+    }
+
+    /**
+     * Starts the CA; {@code more} gRPC services share its port, TLS and bearer-token handling.
+     * Blocks until the CA has keys: on a first start without leadership, until the leader has
+     * created the root.
+     */
+    public static CertificateAuthority start(CaOptions options, KubernetesClient client, PrometheusRegistry registry,
+            List<io.grpc.BindableService> more, Leadership leadership) {
         CaSecretStore store = new CaSecretStore(client, options.namespace(), options.trustDomain(),
                 options.rootTtl(), options.clock());
-        CertificateSigner signer = new CertificateSigner(store.loadOrCreate(), options.maxTtl(), options.clock());
+        CaKeys keys = CaBootstrap.keys(store, leadership, options.namespace() + "/" + CaSecretStore.SELF_SIGNED_SECRET);
+        CertificateSigner signer = new CertificateSigner(keys, options.maxTtl(), options.clock());
         CaMetrics metrics = new CaMetrics(registry, signer::keys, options.clock());
         NodeAuthorizer authorizer = new NodeAuthorizer(options.trustDomain(), options.nodeAgents(),
                 new KubernetesPodDirectory(client));
         CertificateService service = new CertificateService(callerAuthenticator(options, client), authorizer, signer, metrics);
-        RootPublisher publisher = new RootPublisher(client, () -> signer.keys().roots());
+        RootPublisher publisher = new RootPublisher(client, () -> signer.keys().roots(), leadership);
         publisher.start();
         CaServer server = CaServer.start(service, signer,
                 new SpiffeId(options.trustDomain(), options.namespace(), "istiod"), options.bind(), more);
@@ -82,7 +101,7 @@ public final class CertificateAuthority implements AutoCloseable {
             return t;
         });
         CertificateAuthority ca = new CertificateAuthority(store, signer, publisher, server, reloader,
-                options.maxTtl());
+                options.maxTtl(), leadership);
         long every = options.reloadInterval().toMillis();
         reloader.scheduleWithFixedDelay(ca::reloadQuietly, every, every, TimeUnit.MILLISECONDS);
         log.info("CA serving on {}:{} with root {}", options.bind().getAddress().getHostAddress(), server.port(),
@@ -103,13 +122,21 @@ public final class CertificateAuthority implements AutoCloseable {
     }
 
     /**
-     * Re-reads the Secret (ending a rotation first if it is due); on a change, signs with the new
-     * keys and republishes the roots.
+     * Re-reads the Secret (the leader ends a rotation first if it is due); on a change, signs with
+     * the new keys and (the leader) republishes the roots. A follower that finds no Secret keeps
+     * its keys; the leader recreates it, as a single CA always did.
      */
     public void reload() {
-        store.retireOldRootsIfDue(maxTtl);
+        boolean leads = leadership.isLeader();
+        if (leads) {
+            store.retireOldRootsIfDue(maxTtl);
+        }
         CaKeys current = signer.keys();
-        CaKeys stored = store.loadOrCreate();
+        Optional<CaKeys> found = leads ? Optional.of(store.loadOrCreate()) : store.load();
+        if (found.isEmpty()) {
+            return;
+        }
+        CaKeys stored = found.get();
         if (!stored.equals(current)) {
             signer.update(stored);
             publisher.publishAll();

@@ -1,5 +1,6 @@
 package dev.meshlite.istiod.watch;
 
+import dev.meshlite.istiod.lead.Leadership;
 import dev.meshlite.istiod.model.AmbientModel;
 import dev.meshlite.istiod.model.AmbientSnapshot;
 import dev.meshlite.istiod.model.ModelInputs;
@@ -50,6 +51,10 @@ import org.slf4j.LoggerFactory;
  *   <li>Each problem is logged once when it appears (and once when it is gone), counted in
  *       {@code istiod_config_problems{kind}}, and raised as a Warning Event on the object when
  *       that object is known.</li>
+ *   <li>Every replica watches, builds and serves; only the leader writes Events. A replica that
+ *       gains leadership raises the Events of the problems standing at that moment that have
+ *       none yet (those that appeared while no replica could write), and leaves alone the ones
+ *       its predecessor wrote.</li>
  * </ul>
  */
 public final class ClusterWatcher implements AutoCloseable {
@@ -80,6 +85,19 @@ public final class ClusterWatcher implements AutoCloseable {
     private final ScheduledExecutorService rebuilds;
     private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
     private final Counter rebuildCount;
+    private final Leadership leadership;
+    private final ProblemEvents events;
+    private final Leadership.Listener catchUp = new Leadership.Listener() {
+        @Override
+        public void gained() {
+            if (!rebuilds.isShutdown()) {
+                rebuilds.execute(ClusterWatcher.this::raiseStandingProblems);
+            }
+        }
+
+        @Override
+        public void lost() {}
+    };
 
     private SharedIndexInformer<Namespace> namespaces;
     private SharedIndexInformer<Pod> pods;
@@ -98,9 +116,17 @@ public final class ClusterWatcher implements AutoCloseable {
     private Set<Problem> reported = Set.of();
     private volatile AmbientSnapshot latest = AmbientSnapshot.EMPTY;
 
+    /** A watcher that is the only writer (no other replica). */
     public ClusterWatcher(KubernetesClient client, Options options, Consumer<XdsSnapshot> publish,
             PrometheusRegistry registry, Clock clock) {
+        this(client, options, publish, registry, clock, Leadership.always("istiod"));
+    }
+
+    public ClusterWatcher(KubernetesClient client, Options options, Consumer<XdsSnapshot> publish,
+            PrometheusRegistry registry, Clock clock, Leadership leadership) {
         this.client = client;
+        this.leadership = leadership;
+        this.events = new ProblemEvents(client, leadership);
         this.options = options;
         this.publish = publish;
         this.clock = clock;
@@ -145,6 +171,9 @@ public final class ClusterWatcher implements AutoCloseable {
             ready = true;
             rebuild();
         }).get();
+        if (options.events()) {
+            leadership.subscribe(catchUp); // leading already: raises the first build's problems now
+        }
     }
 
     private <T extends HasMetadata> SharedIndexInformer<T> core(SharedIndexInformer<T> informer) {
@@ -235,8 +264,10 @@ public final class ClusterWatcher implements AutoCloseable {
             rebuildCount.inc();
             List<Problem> fresh = report(snapshot.problems());
             publish.accept(XdsSnapshot.from(snapshot, "v" + version));
-            if (options.events()) {
-                fresh.forEach(p -> ProblemEvents.raise(client, p, storeFor(p.kind()))); // after the push: API calls are slow
+            // After the push: API calls are slow. The first build's problems stood before this
+            // replica started (a previous leader may have raised them): raiseStandingProblems.
+            if (options.events() && version > 1 && leadership.isLeader()) {
+                fresh.forEach(p -> events.raise(p, storeFor(p.kind())));
             }
             log.debug("model v{}: {} workloads, {} services, {} authorizations, {} problems", version,
                     snapshot.workloads().size(), snapshot.services().size(), snapshot.authorizations().size(),
@@ -266,6 +297,19 @@ public final class ClusterWatcher implements AutoCloseable {
         return fresh;
     }
 
+    /**
+     * On the rebuild thread, once this replica leads (at start, or after gaining leadership):
+     * Events for the standing problems that have none, leaving those a predecessor wrote be.
+     */
+    private void raiseStandingProblems() {
+        if (!ready || !leadership.isLeader()) {
+            return;
+        }
+        for (Problem p : latest.problems()) {
+            events.raiseIfAbsent(p, storeFor(p.kind()));
+        }
+    }
+
     private List<? extends HasMetadata> storeFor(String kind) {
         return switch (kind) {
             case "AuthorizationPolicy" -> authorizationPolicies.getStore().list();
@@ -284,6 +328,7 @@ public final class ClusterWatcher implements AutoCloseable {
 
     @Override
     public void close() {
+        leadership.unsubscribe(catchUp);
         informers.forEach(SharedIndexInformer::stop);
         rebuilds.shutdownNow();
     }

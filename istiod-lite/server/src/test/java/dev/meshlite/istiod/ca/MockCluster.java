@@ -7,7 +7,10 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 
@@ -18,14 +21,40 @@ public final class MockCluster implements AutoCloseable {
     private final KubernetesClient client;
 
     public MockCluster() {
-        server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-                new KubernetesCrudDispatcher(new ArrayList<>()), false);
+        this(new KubernetesCrudDispatcher(new ArrayList<>()));
+    }
+
+    /** With {@code dispatcher} answering, e.g. {@link ApiWrites} to see who wrote what. */
+    public MockCluster(KubernetesCrudDispatcher dispatcher) {
+        server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
         server.init(InetAddress.getLoopbackAddress(), 0);
         client = server.createClient();
     }
 
     public KubernetesClient client() {
         return client;
+    }
+
+    /**
+     * A kubeconfig for this server whose requests carry {@code Bearer <token>}: the mock ignores
+     * the token, {@link ApiWrites} uses it to tell replicas apart.
+     */
+    public Path kubeconfig(Path file, String token) throws IOException {
+        Files.writeString(file, """
+                apiVersion: v1
+                kind: Config
+                clusters:
+                - name: mock
+                  cluster: {server: "%s"}
+                users:
+                - name: %s
+                  user: {token: %s}
+                contexts:
+                - name: mock
+                  context: {cluster: mock, user: %s}
+                current-context: mock
+                """.formatted(client.getMasterUrl(), token, token, token));
+        return file;
     }
 
     /** Another client of the same API server (a second replica). */
