@@ -22,18 +22,18 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** The operator's commands for the local cluster: up, down, status, exec, component. */
-final class ClusterCommands {
+public final class ClusterCommands {
 
     private ClusterCommands() {
     }
 
-    static int preflight() {
+    public static int preflight() {
         List<String> problems = Preflight.problems();
         problems.forEach(p -> System.err.println("mesh: " + p));
         return problems.isEmpty() ? 0 : 2;
     }
 
-    static boolean clusterRunning() throws Exception {
+    public static boolean clusterRunning() throws Exception {
         Components components = new Components(Layout.stateDir());
         Optional<Components.Spec> api = components.find("apiserver", "");
         return api.isPresent() && components.process(api.get()).isPresent();

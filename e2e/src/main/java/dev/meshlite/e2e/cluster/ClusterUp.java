@@ -205,7 +205,7 @@ public final class ClusterUp {
      * (benchmarks/ztunnel-latency.sh). {@code MESH_ZTUNNEL_JVM_FLAGS} replaces them, for
      * comparisons.
      */
-    static List<String> ztunnelJvmFlags() {
+    public static List<String> ztunnelJvmFlags() {
         String override = System.getenv("MESH_ZTUNNEL_JVM_FLAGS");
         if (override != null && !override.isBlank()) {
             return List.of(override.trim().split("\\s+"));
