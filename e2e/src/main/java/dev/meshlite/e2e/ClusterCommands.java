@@ -49,6 +49,9 @@ public final class ClusterCommands {
         @Option(names = {"--mesh", "--with-cni-agent"}, description = "Also run the data plane on every node: the CNI "
                 + "node agent (enrolls pods of namespaces labelled istio.io/dataplane-mode=ambient) and ztunnel (carries their traffic in HBONE).")
         boolean cniAgent;
+        @Option(names = "--certificate-ttl", description = "With --mesh: the workload-certificate lifetime ztunnel asks for "
+                + "(ISO-8601, e.g. PT60S; default: ztunnel's, PT24H). Short values make rotation happen within a test.")
+        Duration certificateTtl;
 
         @Override
         public Integer call() throws Exception {
@@ -66,7 +69,7 @@ public final class ClusterCommands {
                 new ClusterDown(System.out).down();
             }
             try {
-                new ClusterUp(System.out).up(nodes, Duration.ofSeconds(timeoutSeconds), cniAgent);
+                new ClusterUp(System.out).withCertificateTtl(certificateTtl).up(nodes, Duration.ofSeconds(timeoutSeconds), cniAgent);
                 return 0;
             } catch (IllegalStateException | IllegalArgumentException e) {
                 System.err.println("mesh: up failed: " + e.getMessage());

@@ -21,9 +21,23 @@ public final class ClusterUp {
 
     private final PrintStream out;
     private final Components components = new Components(Layout.stateDir());
+    private Duration certificateTtl;
 
     public ClusterUp(PrintStream out) {
         this.out = out;
+    }
+
+    /**
+     * The workload-certificate lifetime every ztunnel asks for (ztunnel's default, 24 h, when not
+     * set). A short one makes renewal happen within a test: it compresses time, it changes nothing
+     * else.
+     */
+    public ClusterUp withCertificateTtl(Duration ttl) {
+        if (ttl != null && (ttl.isNegative() || ttl.compareTo(Duration.ofSeconds(20)) < 0)) {
+            throw new IllegalArgumentException("--certificate-ttl " + ttl + " (expected: at least PT20S)");
+        }
+        this.certificateTtl = ttl;
+        return this;
     }
 
     public void up(int nodes, Duration timeout) throws Exception {
@@ -179,9 +193,7 @@ public final class ClusterUp {
             List<String> enter = List.of("nsenter", "--net=/run/netns/" + Layout.nodeNetns(node), "--");
             Components.Spec ztunnel = new Components.Spec("ztunnel", node, concat(enter, Components.javaCommand(
                     "ztunnel@" + node, ztunnelJvmFlags(), ztunnelCp, java.util.Optional.empty(), "dev.meshlite.ztunnel.Main",
-                    "--node", node, "--control-plane", Layout.BRIDGE_IP + ":" + Layout.ISTIOD_CA_PORT,
-                    "--ca-root", Layout.meshRootCert().toString(), "--token-file", token.toString(),
-                    "--handoff-socket", nodeDir.resolve("ztunnel.sock").toString())),
+                    ztunnelArgs(node, token, nodeDir))),
                     Layout.logDir().resolve("ztunnel-" + node + ".log").toString());
             Components.Spec agent = new Components.Spec("cni-agent", node, concat(enter, Components.javaCommand(
                     "cni-agent@" + node, cniCp, java.util.Optional.empty(), "dev.meshlite.cni.agent.NodeAgentMain",
@@ -197,6 +209,17 @@ public final class ClusterUp {
                 components.start(spec);
             }
         }
+    }
+
+    private String[] ztunnelArgs(String node, Path token, Path nodeDir) {
+        List<String> args = new java.util.ArrayList<>(List.of("--node", node,
+                "--control-plane", Layout.BRIDGE_IP + ":" + Layout.ISTIOD_CA_PORT,
+                "--ca-root", Layout.meshRootCert().toString(), "--token-file", token.toString(),
+                "--handoff-socket", nodeDir.resolve("ztunnel.sock").toString()));
+        if (certificateTtl != null) {
+            args.addAll(List.of("--certificate-ttl", certificateTtl.toString()));
+        }
+        return args.toArray(String[]::new);
     }
 
     /**

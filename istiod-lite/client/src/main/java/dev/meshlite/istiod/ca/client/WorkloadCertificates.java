@@ -176,7 +176,7 @@ public final class WorkloadCertificates implements AutoCloseable {
                 updated = true;
             } else {
                 e.failures++;
-                Duration wait = backoff.delay(e.failures, random);
+                Duration wait = retryWait(e, now);
                 // Logged on attempts 1, 2, 4, 8, ...: an outage is visible without flooding the log.
                 if (Integer.bitCount(e.failures) == 1) {
                     log.warn("certificate for {} not renewed (attempt {}, retry in {} ms; current {}): {}", id,
@@ -198,6 +198,25 @@ public final class WorkloadCertificates implements AutoCloseable {
                 log.warn("certificate listener failed for {}: {}", id, ex.toString());
             }
         }
+    }
+
+    /**
+     * The backoff, but never more than a quarter of what is left of the current certificate's
+     * life (and never less than the backoff's first step): as expiry nears, retries come closer
+     * together, so a CA that returns shortly before expiry is reached in time. With day-long
+     * certificates the backoff's own cap decides; with short ones this does.
+     */
+    private Duration retryWait(Entry e, Instant now) {
+        Duration wait = backoff.delay(e.failures, random);
+        WorkloadCertificate current = valid(e);
+        if (current == null) {
+            return wait;
+        }
+        Duration quarter = Duration.between(now, current.notAfter()).dividedBy(4);
+        if (quarter.compareTo(wait) >= 0) {
+            return wait;
+        }
+        return quarter.compareTo(backoff.initial()) < 0 ? backoff.initial() : quarter;
     }
 
     private WorkloadCertificate valid(Entry e) {

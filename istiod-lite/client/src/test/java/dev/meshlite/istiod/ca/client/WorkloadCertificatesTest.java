@@ -122,6 +122,35 @@ class WorkloadCertificatesTest {
     }
 
     @Test
+    void retriesCloseInAsExpiryNearsSoACaBackJustBeforeExpiryIsReachedInTime() {
+        // Short-lived certificates (two minutes) and a backoff whose cap alone would overshoot them.
+        Duration ttl = Duration.ofMinutes(2);
+        CertificateSource shortLived = id -> {
+            fetches.incrementAndGet();
+            if (caAway.get()) {
+                throw new IOException("CA unreachable");
+            }
+            return new CertificateSource.Fetched(ca.issue(id, clock.instant(), clock.instant().plus(ttl)), ca.bundle());
+        };
+        WorkloadCertificates c = new WorkloadCertificates(shortLived, scheduler, clock, HALF,
+                new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(5)));
+        c.certificate(cart);
+        scheduler.advance(Duration.ZERO);
+        WorkloadCertificate held = c.current(cart).orElseThrow();
+        caAway.set(true);
+        // The CA is away from the renewal point until 8 s before expiry.
+        scheduler.advanceTo(held.notAfter().minusSeconds(8));
+        assertSame(held, c.current(cart).orElseThrow());
+        caAway.set(false);
+        // A quarter of 8 s at most: renewed within 2 s, well before expiry; the backoff alone
+        // (doubling towards 5 minutes) would have slept past it.
+        scheduler.advanceTo(held.notAfter().minusSeconds(6));
+        WorkloadCertificate renewed = c.current(cart).orElseThrow();
+        assertNotEquals(held.leaf(), renewed.leaf(), "renewed before the old certificate expired");
+        assertTrue(renewed.notAfter().isAfter(held.notAfter()));
+    }
+
+    @Test
     void backoffGrowsThenCaps() {
         Backoff b = new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(1));
         assertEquals(Duration.ofMillis(750), b.delay(1, HALF));
