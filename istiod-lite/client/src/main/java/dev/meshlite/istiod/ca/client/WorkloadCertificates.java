@@ -134,10 +134,15 @@ public final class WorkloadCertificates implements AutoCloseable {
                 .register(registry);
     }
 
-    /** When a certificate is due for renewal, given a draw from [0, 1). */
-    static Instant renewalTime(WorkloadCertificate c, double draw) {
-        long start = c.notBefore().toEpochMilli();
-        long life = c.notAfter().toEpochMilli() - start;
+    /**
+     * When a certificate received at {@code received} is due for renewal, given a draw from [0, 1):
+     * about half way through the life it has from when we got it. The CA backdates notBefore (for
+     * clock skew), so counting from notBefore would put the renewal of a short-lived certificate
+     * in the past, and renew it again at once, in a loop.
+     */
+    static Instant renewalTime(WorkloadCertificate c, Instant received, double draw) {
+        long start = Math.max(c.notBefore().toEpochMilli(), received.toEpochMilli());
+        long life = Math.max(0, c.notAfter().toEpochMilli() - start);
         return Instant.ofEpochMilli(start + life / 2 - (long) (life * JITTER * draw));
     }
 
@@ -171,7 +176,7 @@ public final class WorkloadCertificates implements AutoCloseable {
                 trustBundle = fetched.trustBundle();
                 waiting = e.next;
                 e.next = new CompletableFuture<>();
-                Instant due = renewalTime(e.current, random.nextDouble());
+                Instant due = renewalTime(e.current, now, random.nextDouble());
                 e.scheduled = scheduler.schedule(() -> fetch(id), nonNegative(Duration.between(now, due)));
                 updated = true;
             } else {

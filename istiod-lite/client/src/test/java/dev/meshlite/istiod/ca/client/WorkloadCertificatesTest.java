@@ -159,6 +159,30 @@ class WorkloadCertificatesTest {
     }
 
     @Test
+    void aBackdatedShortLivedCertificateIsRenewedHalfWayThroughTheLifeLeftNotAtOnce() {
+        // The CA backdates notBefore a minute for clock skew; with a 40 s lifetime, half of
+        // notBefore..notAfter lies in the past when the certificate arrives.
+        Duration ttl = Duration.ofSeconds(40);
+        CertificateSource backdated = id -> {
+            fetches.incrementAndGet();
+            return new CertificateSource.Fetched(ca.issue(id, clock.instant().minusSeconds(60), clock.instant().plus(ttl)),
+                    ca.bundle());
+        };
+        WorkloadCertificates c = new WorkloadCertificates(backdated, scheduler, clock, HALF,
+                new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(1)));
+        c.certificate(cart);
+        scheduler.advance(Duration.ZERO);
+        assertEquals(1, fetches.get());
+        // 45% of the 40 s it has left (the draw of 0.5): 18 s, not immediately and not in a loop.
+        scheduler.advance(Duration.ofSeconds(17));
+        assertEquals(1, fetches.get(), "renewed before half of the remaining life");
+        scheduler.advance(Duration.ofSeconds(1));
+        assertEquals(2, fetches.get());
+        scheduler.advance(Duration.ofSeconds(17));
+        assertEquals(2, fetches.get(), "the renewed certificate is not renewed at once either");
+    }
+
+    @Test
     void renewalsOfManyIdentitiesIssuedTogetherAreSpreadOut() {
         // 10,000 certificates issued at the same instant: their renewals fall across the last
         // 10% before half life, no bucket of 1% of the lifetime holding more than ~15% of them.
@@ -166,7 +190,7 @@ class WorkloadCertificatesTest {
         RandomGenerator random = RandomGenerator.of("L64X128MixRandom");
         int[] buckets = new int[10];
         for (int i = 0; i < 10_000; i++) {
-            Instant due = WorkloadCertificates.renewalTime(c, random.nextDouble());
+            Instant due = WorkloadCertificates.renewalTime(c, T0, random.nextDouble());
             double fraction = (double) Duration.between(T0, due).toMillis() / TTL.toMillis();
             assertTrue(fraction > 0.4 - 1e-9 && fraction <= 0.5, "fraction " + fraction);
             buckets[Math.min(9, (int) ((0.5 - fraction) * 100))]++;
