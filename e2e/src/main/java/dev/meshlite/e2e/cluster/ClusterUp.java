@@ -316,6 +316,10 @@ public final class ClusterUp {
                         "via", Layout.nodeIp(other));
             }
         }
+        // The control plane's host reaches this node's pods through the node, as a cluster's
+        // network does: a pod can call the API server and istiod-lite (a proxy in dedicated mode
+        // runs in its pod). The route goes with mesh0 at ./mesh down.
+        Sh.run("ip", "route", "replace", Layout.podCidr(index), "via", Layout.nodeIp(index), "dev", Layout.BRIDGE);
         Path nodeDir = Layout.nodeDir(node);
         Files.createDirectories(nodeDir.resolve("net.d"));
         Files.writeString(nodeDir.resolve("net.d/10-mesh.conflist"), conflist(index, nodeDir));
