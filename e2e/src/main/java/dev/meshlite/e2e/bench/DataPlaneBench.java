@@ -47,16 +47,16 @@ public final class DataPlaneBench implements Callable<Integer> {
     @Option(names = "--rate", defaultValue = "1000", description = "requests per second in total (default: ${DEFAULT-VALUE})")
     int rate;
 
-    @Option(names = "--seconds", defaultValue = "8", description = "each measured latency run (default: ${DEFAULT-VALUE})")
+    @Option(names = "--seconds", defaultValue = "6", description = "each measured latency run (default: ${DEFAULT-VALUE})")
     int seconds;
 
-    @Option(names = "--warmup", defaultValue = "4", description = "an unrecorded run before each measured one (default: ${DEFAULT-VALUE})")
+    @Option(names = "--warmup", defaultValue = "3", description = "an unrecorded run before each measured one (default: ${DEFAULT-VALUE})")
     int warmup;
 
     @Option(names = "--size", defaultValue = "1024", description = "reply body bytes (default: ${DEFAULT-VALUE})")
     int size;
 
-    @Option(names = "--iperf-seconds", defaultValue = "4", description = "throughput run (default: ${DEFAULT-VALUE})")
+    @Option(names = "--iperf-seconds", defaultValue = "3", description = "throughput run (default: ${DEFAULT-VALUE})")
     int iperfSeconds;
 
     @Option(names = "--out", description = "results directory (default: benchmarks/results/<UTC stamp>)")

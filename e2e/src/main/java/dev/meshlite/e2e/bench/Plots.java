@@ -53,7 +53,7 @@ final class Plots {
             for (int i = 0; i < panel.size(); i++) {
                 Row r = panel.get(i);
                 double[] v = {r.p50Ms(), r.p90Ms(), r.p99Ms()};
-                int bw = Math.max(6, (group - 20) / 3);
+                int bw = Math.min(70, Math.max(6, (group - 20) / 3));
                 for (int k = 0; k < 3; k++) {
                     int h = (int) Math.round(v[k] / max * plotH);
                     int x = x0 + i * group + 10 + k * bw;
