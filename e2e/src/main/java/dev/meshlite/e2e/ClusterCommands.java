@@ -22,18 +22,18 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** The operator's commands for the local cluster: up, down, status, exec, component. */
-final class ClusterCommands {
+public final class ClusterCommands {
 
     private ClusterCommands() {
     }
 
-    static int preflight() {
+    public static int preflight() {
         List<String> problems = Preflight.problems();
         problems.forEach(p -> System.err.println("mesh: " + p));
         return problems.isEmpty() ? 0 : 2;
     }
 
-    static boolean clusterRunning() throws Exception {
+    public static boolean clusterRunning() throws Exception {
         Components components = new Components(Layout.stateDir());
         Optional<Components.Spec> api = components.find("apiserver", "");
         return api.isPresent() && components.process(api.get()).isPresent();
@@ -49,6 +49,9 @@ final class ClusterCommands {
         @Option(names = {"--mesh", "--with-cni-agent"}, description = "Also run the data plane on every node: the CNI "
                 + "node agent (enrolls pods of namespaces labelled istio.io/dataplane-mode=ambient) and ztunnel (carries their traffic in HBONE).")
         boolean cniAgent;
+        @Option(names = "--certificate-ttl", description = "With --mesh: the workload-certificate lifetime ztunnel asks for "
+                + "(ISO-8601, e.g. PT60S; default: ztunnel's, PT24H). Short values make rotation happen within a test.")
+        Duration certificateTtl;
 
         @Override
         public Integer call() throws Exception {
@@ -66,7 +69,7 @@ final class ClusterCommands {
                 new ClusterDown(System.out).down();
             }
             try {
-                new ClusterUp(System.out).up(nodes, Duration.ofSeconds(timeoutSeconds), cniAgent);
+                new ClusterUp(System.out).withCertificateTtl(certificateTtl).up(nodes, Duration.ofSeconds(timeoutSeconds), cniAgent);
                 return 0;
             } catch (IllegalStateException | IllegalArgumentException e) {
                 System.err.println("mesh: up failed: " + e.getMessage());

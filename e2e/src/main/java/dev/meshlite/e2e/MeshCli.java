@@ -21,7 +21,8 @@ import picocli.CommandLine.Option;
         description = "The local cluster: a small multi-node Kubernetes made of network namespaces.",
         subcommands = {MeshCli.ApiServerCommand.class, MeshCli.KubeletCommand.class, MeshCli.KubeProxyCommand.class,
                 ClusterCommands.Up.class, ClusterCommands.Down.class, ClusterCommands.Status.class,
-                ClusterCommands.Exec.class, ClusterCommands.Component.class, Demo.class, AotTraining.class})
+                ClusterCommands.Exec.class, ClusterCommands.Component.class, Demo.class, AotTraining.class,
+                dev.meshlite.e2e.bench.DataPlaneBench.class})
 public final class MeshCli implements Callable<Integer> {
 
     public static void main(String[] args) {
@@ -129,7 +130,7 @@ public final class MeshCli implements Callable<Integer> {
         }
     }
 
-    static KubernetesClient client(Path kubeconfig) throws java.io.IOException {
+    public static KubernetesClient client(Path kubeconfig) throws java.io.IOException {
         Config config = Config.fromKubeconfig(java.nio.file.Files.readString(kubeconfig));
         config.setRequestTimeout(10_000);
         return new KubernetesClientBuilder().withConfig(config).build();

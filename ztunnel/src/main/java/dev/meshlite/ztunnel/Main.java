@@ -88,10 +88,16 @@ public final class Main implements Callable<Integer> {
         } else if (handoffSocket == null) {
             throw new CommandLine.ParameterException(new CommandLine(this), "in-pod mode needs --handoff-socket");
         }
-        ZtunnelConfig config = new ZtunnelConfig(node, trustDomain, cluster, address(controlPlane, "--control-plane"),
-                caRoot, caAuthority, tokenFile, mode == Mode.inpod ? handoffSocket : null,
-                address(adminAddress, "--admin-address"), address(metricsAddress, "--metrics-address"),
-                address(readinessAddress, "--readiness-address"), accessLog, drain, certificateTtl, dedicated);
+        ZtunnelConfig config;
+        try {
+            config = new ZtunnelConfig(node, trustDomain, cluster, address(controlPlane, "--control-plane"),
+                    caRoot, caAuthority, tokenFile, mode == Mode.inpod ? handoffSocket : null,
+                    address(adminAddress, "--admin-address"), address(metricsAddress, "--metrics-address"),
+                    address(readinessAddress, "--readiness-address"), accessLog, drain, certificateTtl, dedicated);
+        } catch (IllegalArgumentException e) {
+            // an operator's mistake: one line naming the option, not a stack trace
+            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+        }
         Ztunnel z = Ztunnel.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -21,9 +21,23 @@ public final class ClusterUp {
 
     private final PrintStream out;
     private final Components components = new Components(Layout.stateDir());
+    private Duration certificateTtl;
 
     public ClusterUp(PrintStream out) {
         this.out = out;
+    }
+
+    /**
+     * The workload-certificate lifetime every ztunnel asks for (ztunnel's default, 24 h, when not
+     * set). A short one makes renewal happen within a test: it compresses time, it changes nothing
+     * else.
+     */
+    public ClusterUp withCertificateTtl(Duration ttl) {
+        if (ttl != null && (ttl.isNegative() || ttl.compareTo(Duration.ofSeconds(20)) < 0)) {
+            throw new IllegalArgumentException("--certificate-ttl " + ttl + " (expected: at least PT20S)");
+        }
+        this.certificateTtl = ttl;
+        return this;
     }
 
     public void up(int nodes, Duration timeout) throws Exception {
@@ -179,9 +193,7 @@ public final class ClusterUp {
             List<String> enter = List.of("nsenter", "--net=/run/netns/" + Layout.nodeNetns(node), "--");
             Components.Spec ztunnel = new Components.Spec("ztunnel", node, concat(enter, Components.javaCommand(
                     "ztunnel@" + node, ztunnelJvmFlags(), ztunnelCp, java.util.Optional.empty(), "dev.meshlite.ztunnel.Main",
-                    "--node", node, "--control-plane", Layout.BRIDGE_IP + ":" + Layout.ISTIOD_CA_PORT,
-                    "--ca-root", Layout.meshRootCert().toString(), "--token-file", token.toString(),
-                    "--handoff-socket", nodeDir.resolve("ztunnel.sock").toString())),
+                    ztunnelArgs(node, token, nodeDir))),
                     Layout.logDir().resolve("ztunnel-" + node + ".log").toString());
             Components.Spec agent = new Components.Spec("cni-agent", node, concat(enter, Components.javaCommand(
                     "cni-agent@" + node, cniCp, java.util.Optional.empty(), "dev.meshlite.cni.agent.NodeAgentMain",
@@ -199,13 +211,24 @@ public final class ClusterUp {
         }
     }
 
+    private String[] ztunnelArgs(String node, Path token, Path nodeDir) {
+        List<String> args = new java.util.ArrayList<>(List.of("--node", node,
+                "--control-plane", Layout.BRIDGE_IP + ":" + Layout.ISTIOD_CA_PORT,
+                "--ca-root", Layout.meshRootCert().toString(), "--token-file", token.toString(),
+                "--handoff-socket", nodeDir.resolve("ztunnel.sock").toString()));
+        if (certificateTtl != null) {
+            args.addAll(List.of("--certificate-ttl", certificateTtl.toString()));
+        }
+        return args.toArray(String[]::new);
+    }
+
     /**
      * ztunnel's JVM: unlike the control components it carries traffic, so it keeps the full JIT
      * (C2) and gets a small, fixed heap; the figures behind the choice are in the README
      * (benchmarks/ztunnel-latency.sh). {@code MESH_ZTUNNEL_JVM_FLAGS} replaces them, for
      * comparisons.
      */
-    static List<String> ztunnelJvmFlags() {
+    public static List<String> ztunnelJvmFlags() {
         String override = System.getenv("MESH_ZTUNNEL_JVM_FLAGS");
         if (override != null && !override.isBlank()) {
             return List.of(override.trim().split("\\s+"));
@@ -293,6 +316,10 @@ public final class ClusterUp {
                         "via", Layout.nodeIp(other));
             }
         }
+        // The control plane's host reaches this node's pods through the node, as a cluster's
+        // network does: a pod can call the API server and istiod-lite (a proxy in dedicated mode
+        // runs in its pod). The route goes with mesh0 at ./mesh down.
+        Sh.run("ip", "route", "replace", Layout.podCidr(index), "via", Layout.nodeIp(index), "dev", Layout.BRIDGE);
         Path nodeDir = Layout.nodeDir(node);
         Files.createDirectories(nodeDir.resolve("net.d"));
         Files.writeString(nodeDir.resolve("net.d/10-mesh.conflist"), conflist(index, nodeDir));

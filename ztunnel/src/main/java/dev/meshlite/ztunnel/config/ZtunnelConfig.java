@@ -25,6 +25,8 @@ public record ZtunnelConfig(String node, String trustDomain, String cluster, Ine
                             InetSocketAddress readinessAddress, AccessLog.Format accessLogFormat, Duration drain,
                             Duration certificateTtl, dev.meshlite.cni.handoff.PodInfo dedicatedPod) {
 
+    public static final java.time.Duration MIN_CERTIFICATE_TTL = java.time.Duration.ofSeconds(20);
+
     public ZtunnelConfig {
         Objects.requireNonNull(node, "node");
         Objects.requireNonNull(trustDomain, "trustDomain");
@@ -37,8 +39,11 @@ public record ZtunnelConfig(String node, String trustDomain, String cluster, Ine
         if (dedicatedPod != null && handoffSocket != null) {
             throw new IllegalArgumentException("dedicated mode serves one pod: no node agent socket expected");
         }
-        if (certificateTtl.toMinutes() < 10) {
-            throw new IllegalArgumentException("certificateTtl: " + certificateTtl + " (expected: >= 10m)");
+        // Renewal comes half way through the life left; below 20 s, the CA round trip and the
+        // handshakes of a renewal become a real share of it.
+        if (certificateTtl.compareTo(MIN_CERTIFICATE_TTL) < 0) {
+            throw new IllegalArgumentException("--certificate-ttl " + certificateTtl + " (expected: at least "
+                    + MIN_CERTIFICATE_TTL + ")");
         }
     }
 }

@@ -38,6 +38,17 @@ public final class GrpcCertificateSource implements CertificateSource, AutoClose
         this.deadline = deadline;
     }
 
+    /**
+     * Our callers retry on their own schedule (backoff, closing in before expiry). A channel that
+     * failed to connect waits out gRPC's own reconnect backoff (up to two minutes) and fails every
+     * call meanwhile, even once the server is back; so an attempt first cuts that wait short.
+     */
+    public static void reconnectNow(ManagedChannel channel) {
+        if (channel.getState(false) == io.grpc.ConnectivityState.TRANSIENT_FAILURE) {
+            channel.resetConnectBackoff();
+        }
+    }
+
     /** A TLS channel to the CA at {@code host:port}, verifying it against {@code roots} as {@code authority}. */
     public static ManagedChannel channel(String host, int port, TrustBundle roots, String authority) {
         try {
@@ -57,6 +68,7 @@ public final class GrpcCertificateSource implements CertificateSource, AutoClose
     public Fetched fetch(SpiffeId identity) throws Exception {
         KeyPair key = CsrPem.newP256();
         String csr = CsrPem.csr(key);
+        reconnectNow(channel);
         CertificateResponse response = CertificateServiceGrpc.newBlockingStub(channel)
                 .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(BearerTokenHeader.metadata(token.get())))
                 .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)

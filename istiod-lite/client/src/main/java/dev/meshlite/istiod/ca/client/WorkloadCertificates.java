@@ -134,10 +134,15 @@ public final class WorkloadCertificates implements AutoCloseable {
                 .register(registry);
     }
 
-    /** When a certificate is due for renewal, given a draw from [0, 1). */
-    static Instant renewalTime(WorkloadCertificate c, double draw) {
-        long start = c.notBefore().toEpochMilli();
-        long life = c.notAfter().toEpochMilli() - start;
+    /**
+     * When a certificate received at {@code received} is due for renewal, given a draw from [0, 1):
+     * about half way through the life it has from when we got it. The CA backdates notBefore (for
+     * clock skew), so counting from notBefore would put the renewal of a short-lived certificate
+     * in the past, and renew it again at once, in a loop.
+     */
+    static Instant renewalTime(WorkloadCertificate c, Instant received, double draw) {
+        long start = Math.max(c.notBefore().toEpochMilli(), received.toEpochMilli());
+        long life = Math.max(0, c.notAfter().toEpochMilli() - start);
         return Instant.ofEpochMilli(start + life / 2 - (long) (life * JITTER * draw));
     }
 
@@ -171,12 +176,12 @@ public final class WorkloadCertificates implements AutoCloseable {
                 trustBundle = fetched.trustBundle();
                 waiting = e.next;
                 e.next = new CompletableFuture<>();
-                Instant due = renewalTime(e.current, random.nextDouble());
+                Instant due = renewalTime(e.current, now, random.nextDouble());
                 e.scheduled = scheduler.schedule(() -> fetch(id), nonNegative(Duration.between(now, due)));
                 updated = true;
             } else {
                 e.failures++;
-                Duration wait = backoff.delay(e.failures, random);
+                Duration wait = retryWait(e, now);
                 // Logged on attempts 1, 2, 4, 8, ...: an outage is visible without flooding the log.
                 if (Integer.bitCount(e.failures) == 1) {
                     log.warn("certificate for {} not renewed (attempt {}, retry in {} ms; current {}): {}", id,
@@ -198,6 +203,25 @@ public final class WorkloadCertificates implements AutoCloseable {
                 log.warn("certificate listener failed for {}: {}", id, ex.toString());
             }
         }
+    }
+
+    /**
+     * The backoff, but never more than a quarter of what is left of the current certificate's
+     * life (and never less than the backoff's first step): as expiry nears, retries come closer
+     * together, so a CA that returns shortly before expiry is reached in time. With day-long
+     * certificates the backoff's own cap decides; with short ones this does.
+     */
+    private Duration retryWait(Entry e, Instant now) {
+        Duration wait = backoff.delay(e.failures, random);
+        WorkloadCertificate current = valid(e);
+        if (current == null) {
+            return wait;
+        }
+        Duration quarter = Duration.between(now, current.notAfter()).dividedBy(4);
+        if (quarter.compareTo(wait) >= 0) {
+            return wait;
+        }
+        return quarter.compareTo(backoff.initial()) < 0 ? backoff.initial() : quarter;
     }
 
     private WorkloadCertificate valid(Entry e) {

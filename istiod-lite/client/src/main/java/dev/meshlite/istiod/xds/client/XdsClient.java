@@ -216,6 +216,7 @@ public final class XdsClient implements AutoCloseable {
             streamEnded(s, Status.UNAUTHENTICATED.withDescription(e.getMessage()));
             return;
         }
+        dev.meshlite.istiod.ca.client.GrpcCertificateSource.reconnectNow(channel);
         DiscoveryServiceGrpc.newStub(channel)
                 .withExecutor(callbacks)
                 .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(

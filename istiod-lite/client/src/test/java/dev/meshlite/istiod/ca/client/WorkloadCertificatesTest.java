@@ -122,11 +122,64 @@ class WorkloadCertificatesTest {
     }
 
     @Test
+    void retriesCloseInAsExpiryNearsSoACaBackJustBeforeExpiryIsReachedInTime() {
+        // Short-lived certificates (two minutes) and a backoff whose cap alone would overshoot them.
+        Duration ttl = Duration.ofMinutes(2);
+        CertificateSource shortLived = id -> {
+            fetches.incrementAndGet();
+            if (caAway.get()) {
+                throw new IOException("CA unreachable");
+            }
+            return new CertificateSource.Fetched(ca.issue(id, clock.instant(), clock.instant().plus(ttl)), ca.bundle());
+        };
+        WorkloadCertificates c = new WorkloadCertificates(shortLived, scheduler, clock, HALF,
+                new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(5)));
+        c.certificate(cart);
+        scheduler.advance(Duration.ZERO);
+        WorkloadCertificate held = c.current(cart).orElseThrow();
+        caAway.set(true);
+        // The CA is away from the renewal point until 8 s before expiry.
+        scheduler.advanceTo(held.notAfter().minusSeconds(8));
+        assertSame(held, c.current(cart).orElseThrow());
+        caAway.set(false);
+        // A quarter of 8 s at most: renewed within 2 s, well before expiry; the backoff alone
+        // (doubling towards 5 minutes) would have slept past it.
+        scheduler.advanceTo(held.notAfter().minusSeconds(6));
+        WorkloadCertificate renewed = c.current(cart).orElseThrow();
+        assertNotEquals(held.leaf(), renewed.leaf(), "renewed before the old certificate expired");
+        assertTrue(renewed.notAfter().isAfter(held.notAfter()));
+    }
+
+    @Test
     void backoffGrowsThenCaps() {
         Backoff b = new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(1));
         assertEquals(Duration.ofMillis(750), b.delay(1, HALF));
         assertEquals(Duration.ofMillis(1500), b.delay(2, HALF));
         assertEquals(Duration.ofMillis(45_000), b.delay(30, HALF));
+    }
+
+    @Test
+    void aBackdatedShortLivedCertificateIsRenewedHalfWayThroughTheLifeLeftNotAtOnce() {
+        // The CA backdates notBefore a minute for clock skew; with a 40 s lifetime, half of
+        // notBefore..notAfter lies in the past when the certificate arrives.
+        Duration ttl = Duration.ofSeconds(40);
+        CertificateSource backdated = id -> {
+            fetches.incrementAndGet();
+            return new CertificateSource.Fetched(ca.issue(id, clock.instant().minusSeconds(60), clock.instant().plus(ttl)),
+                    ca.bundle());
+        };
+        WorkloadCertificates c = new WorkloadCertificates(backdated, scheduler, clock, HALF,
+                new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(1)));
+        c.certificate(cart);
+        scheduler.advance(Duration.ZERO);
+        assertEquals(1, fetches.get());
+        // 45% of the 40 s it has left (the draw of 0.5): 18 s, not immediately and not in a loop.
+        scheduler.advance(Duration.ofSeconds(17));
+        assertEquals(1, fetches.get(), "renewed before half of the remaining life");
+        scheduler.advance(Duration.ofSeconds(1));
+        assertEquals(2, fetches.get());
+        scheduler.advance(Duration.ofSeconds(17));
+        assertEquals(2, fetches.get(), "the renewed certificate is not renewed at once either");
     }
 
     @Test
@@ -137,7 +190,7 @@ class WorkloadCertificatesTest {
         RandomGenerator random = RandomGenerator.of("L64X128MixRandom");
         int[] buckets = new int[10];
         for (int i = 0; i < 10_000; i++) {
-            Instant due = WorkloadCertificates.renewalTime(c, random.nextDouble());
+            Instant due = WorkloadCertificates.renewalTime(c, T0, random.nextDouble());
             double fraction = (double) Duration.between(T0, due).toMillis() / TTL.toMillis();
             assertTrue(fraction > 0.4 - 1e-9 && fraction <= 0.5, "fraction " + fraction);
             buckets[Math.min(9, (int) ((0.5 - fraction) * 100))]++;

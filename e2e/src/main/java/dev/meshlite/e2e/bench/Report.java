@@ -1,0 +1,97 @@
+package dev.meshlite.e2e.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** The run's results: {@code summary.json} (the rows), {@code summary.md} (the table beside the anchors). */
+final class Report {
+
+    /** The published figures to beat (DESIGN §9), as they are stated there. */
+    static final String ANCHORS = """
+            | anchor (published) | CPU per 1000 req/s | memory | latency added at 1000 req/s |
+            |---|---|---|---|
+            | Istio 1.24 ztunnel (per node) | 0.06 vCPU | 12 MB | |
+            | Istio 1.24 sidecar (per pod) | 0.20 vCPU | 60 MB | |
+            | Istio 1.24 waypoint | 0.25 vCPU | 60 MB | |
+            | Istio 1.22 ambient, two ztunnels | | | p90 +0.17 ms, p99 +0.20 ms |
+            | this kind of machine, iperf3 one connection | direct 35.8 Gbit/s | stunnel TLS 1.3 mTLS pair 4.5 Gbit/s | |
+            """;
+
+    private Report() {
+    }
+
+    static void writeJson(Path file, List<Row> rows) throws IOException {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Row r : rows) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("scenario", r.scenario());
+            m.put("connections", r.connections());
+            m.put("pods_per_node", r.podsPerNode());
+            m.put("p50_ms", round(r.p50Ms()));
+            m.put("p90_ms", round(r.p90Ms()));
+            m.put("p99_ms", round(r.p99Ms()));
+            m.put("max_ms", round(r.maxMs()));
+            m.put("requests", r.requests());
+            m.put("added_p50_ms", round(r.addedP50Ms()));
+            m.put("added_p90_ms", round(r.addedP90Ms()));
+            m.put("added_p99_ms", round(r.addedP99Ms()));
+            m.put("throughput_gbps", round(r.throughputGbps()));
+            m.put("proxy_vcpu_per_1000rps", round(r.proxyVcpuPer1000Rps()));
+            m.put("proxy_rss_mib_per_node", round(r.proxyRssMibPerNode()));
+            m.put("proxy_rss_mib_per_pod", round(r.proxyRssMibPerPod()));
+            m.put("proxies_per_node", r.proxiesPerNode());
+            out.add(m);
+        }
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), out);
+    }
+
+    static String markdown(String title, String machine, String parameters, List<Row> rows, String reproduce) {
+        StringBuilder s = new StringBuilder("# ").append(title).append("\n\n");
+        s.append(machine).append("\n\n").append(parameters).append("\n\n");
+        s.append("| scenario | pods/node | conns | p50 ms | p90 ms | p99 ms | added p50 | added p90 | added p99 "
+                + "| Gbit/s (1 conn) | proxy vCPU per 1000 req/s | proxy RSS per node, MiB | per pod, MiB |\n");
+        s.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        for (Row r : rows) {
+            s.append(String.format(Locale.ROOT, "| %s | %d | %d | %.3f | %.3f | %.3f | %s | %s | %s | %.2f | %s | %s | %s |%n",
+                    r.scenario(), r.podsPerNode(), r.connections(), r.p50Ms(), r.p90Ms(), r.p99Ms(), signed(r.addedP50Ms()),
+                    signed(r.addedP90Ms()), signed(r.addedP99Ms()), r.throughputGbps(),
+                    r.scenario().equals("none") ? "–" : String.format(Locale.ROOT, "%.3f", r.proxyVcpuPer1000Rps()),
+                    r.scenario().equals("none") ? "–" : String.format(Locale.ROOT, "%.1f", r.proxyRssMibPerNode()),
+                    r.scenario().equals("none") ? "–" : String.format(Locale.ROOT, "%.1f", r.proxyRssMibPerPod())));
+        }
+        s.append("\n").append(ANCHORS).append("\n");
+        s.append("""
+                How to read it: *none* is the baseline measured in the same run (plaintext, kube-proxy's
+                DNAT); *added* is a scenario's percentile minus the baseline's at the same pods and
+                connections. *stunnel* is one stunnel per pod (TLS 1.3 mTLS), *ambient* one ztunnel per
+                node, *dedicated* one ztunnel per pod (the sidecar shape). CPU counts every proxy of the
+                scenario on both nodes over the measured run, user and system time from /proc (system
+                time includes the emulated nodes' kernel packet path, charged to the sending thread);
+                memory is the RSS of the proxies on the server's node after the load. Pods per node
+                counts that node's pods (the server and idle pods); the client is alone on node-1.
+
+                ![latency percentiles](latency.png)
+
+                ![proxy memory against pods per node](memory.png)
+
+                """);
+        s.append("Reproduce: `").append(reproduce).append("`\n");
+        return s.toString();
+    }
+
+    private static String signed(Double v) {
+        return v == null ? "–" : String.format(Locale.ROOT, "%+.3f", v);
+    }
+
+    private static Double round(Double v) {
+        return v == null ? null : Math.round(v * 1000.0) / 1000.0;
+    }
+}
