@@ -61,8 +61,8 @@ final class Report {
         s.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (Row r : rows) {
             s.append(String.format(Locale.ROOT, "| %s | %d | %d | %.3f | %.3f | %.3f | %s | %s | %s | %.2f | %s | %s | %s |%n",
-                    r.scenario(), r.podsPerNode(), r.connections(), r.p50Ms(), r.p90Ms(), r.p99Ms(), signed(r.addedP50Ms()),
-                    signed(r.addedP90Ms()), signed(r.addedP99Ms()), r.throughputGbps(),
+                    r.scenario(), r.podsPerNode(), r.connections(), r.p50Ms(), r.p90Ms(), r.p99Ms(), added(r, r.addedP50Ms()),
+                    added(r, r.addedP90Ms()), added(r, r.addedP99Ms()), r.throughputGbps(),
                     r.scenario().equals("none") ? "–" : String.format(Locale.ROOT, "%.3f", r.proxyVcpuPer1000Rps()),
                     r.scenario().equals("none") ? "–" : String.format(Locale.ROOT, "%.1f", r.proxyRssMibPerNode()),
                     r.scenario().equals("none") ? "–" : String.format(Locale.ROOT, "%.1f", r.proxyRssMibPerPod())));
@@ -85,6 +85,11 @@ final class Report {
                 """);
         s.append("Reproduce: `").append(reproduce).append("`\n");
         return s.toString();
+    }
+
+    /** The baseline's own "added" is zero by definition: shown as a dash, kept as 0 in the JSON. */
+    private static String added(Row r, Double v) {
+        return r.scenario().equals("none") ? "–" : signed(v);
     }
 
     private static String signed(Double v) {

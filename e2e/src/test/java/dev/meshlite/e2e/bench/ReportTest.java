@@ -65,6 +65,7 @@ class ReportTest {
         String md = Report.markdown("t", "machine", "load", DataPlaneBench.withBaselines(ROWS), "./mesh bench");
         assertEquals(ROWS.size(), md.lines().filter(l -> l.matches("\\| (none|ambient|dedicated) \\|.*")).count(), md);
         assertTrue(md.contains("| dedicated | 50 | 2 | 0.600 | 0.900 | 5.000 | +0.480 | +0.680 | +3.900 |"), md);
+        assertTrue(md.contains("| none | 50 | 2 | 0.120 | 0.220 | 1.100 | – | – | – |"), md);
         assertTrue(md.contains("Istio 1.24 ztunnel"), md);
         assertTrue(md.contains("Reproduce: `./mesh bench`"), md);
     }
