@@ -73,6 +73,7 @@ public final class NodeAgent implements AutoCloseable {
     private final Capture capture;
     private final ProbeBypass probes;
     private final HandoffServer handoff;
+    private final ProcNetns procNetns = ProcNetns.host();
     /** Whether "ztunnel is not connected" was logged since it last acked; touched on the worker only. */
     private boolean ztunnelAwayLogged;
     private final ScheduledExecutorService worker = Executors.newSingleThreadScheduledExecutor(
@@ -196,12 +197,19 @@ public final class NodeAgent implements AutoCloseable {
         List<Target> joining = new ArrayList<>();
         List<Target> leaving = new ArrayList<>();
         Set<String> wantedIps = new HashSet<>();
+        Map<String, Path> scanned = null; // a real node's /proc, read once per pass and only if needed
         for (Pod pod : pods.getStore().list()) {
             if (!node.equals(pod.getSpec().getNodeName())) {
                 continue;
             }
             Optional<String> netns = netnsPath(pod);
             String ip = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
+            if (netns.isEmpty() && ip != null && !Boolean.TRUE.equals(pod.getSpec().getHostNetwork())) {
+                if (scanned == null) {
+                    scanned = procNetns.scan();
+                }
+                netns = Optional.ofNullable(scanned.get(ip)).map(Path::toString);
+            }
             if (netns.isEmpty() || ip == null) {
                 continue; // no sandbox yet: its ADD will come through the plugin
             }
@@ -418,6 +426,10 @@ public final class NodeAgent implements AutoCloseable {
         return pod.getMetadata().getAnnotations() == null ? Map.of() : pod.getMetadata().getAnnotations();
     }
 
+    /**
+     * Where the local cluster's kubelet-lite recorded the pod's namespace. On a real node there is
+     * no such record and the pass scans /proc instead ({@link ProcNetns}).
+     */
     static Optional<String> netnsPath(Pod pod) {
         String name = annotations(pod).get(NETNS_ANNOTATION);
         return name == null || name.isEmpty() ? Optional.empty() : Optional.of("/run/netns/" + name);

@@ -47,7 +47,7 @@ public final class DataPlaneBench implements Callable<Integer> {
     @Option(names = "--rate", defaultValue = "1000", description = "requests per second in total (default: ${DEFAULT-VALUE})")
     int rate;
 
-    @Option(names = "--seconds", defaultValue = "6", description = "each measured latency run (default: ${DEFAULT-VALUE})")
+    @Option(names = "--seconds", defaultValue = "5", description = "each measured latency run (default: ${DEFAULT-VALUE})")
     int seconds;
 
     @Option(names = "--warmup", defaultValue = "3", description = "an unrecorded run before each measured one (default: ${DEFAULT-VALUE})")

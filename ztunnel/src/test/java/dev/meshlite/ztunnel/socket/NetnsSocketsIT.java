@@ -178,10 +178,23 @@ class NetnsSocketsIT {
             }
         };
         CompletableFuture<String> reply = new CompletableFuture<>();
+        // Read on the event loop as soon as the connection is up: the server answers and closes
+        // at once, and after the close the descriptor is gone.
+        CompletableFuture<Integer> marked = new CompletableFuture<>();
         Bootstrap b = new Bootstrap().group(group(t))
                 .channelFactory(SocketOptions.inNamespace(ns, SocketOptions.marked(0x539, plain)))
                 .handler(new SimpleChannelInboundHandler<ByteBuf>() {
                     private final StringBuilder got = new StringBuilder();
+
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) throws Exception {
+                        try {
+                            marked.complete(mark(ctx.channel()));
+                        } catch (Exception e) {
+                            marked.completeExceptionally(e);
+                        }
+                        super.channelActive(ctx);
+                    }
 
                     @Override
                     protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
@@ -195,7 +208,7 @@ class NetnsSocketsIT {
                 });
         Channel client = b.connect(new InetSocketAddress("10.1.2.3", port(server))).sync().channel();
         channels.add(client);
-        assertEquals(0x539, mark(client));
+        assertEquals(0x539, marked.get(WAIT, TimeUnit.SECONDS));
         assertEquals("inside 10.1.2.3", reply.get(WAIT, TimeUnit.SECONDS));
     }
 
