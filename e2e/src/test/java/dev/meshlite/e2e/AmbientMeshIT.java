@@ -10,6 +10,7 @@ import dev.meshlite.e2e.cluster.Readiness;
 import dev.meshlite.e2e.cluster.WireCapture;
 import dev.meshlite.e2e.testing.Await;
 import dev.meshlite.e2e.testing.MeshCommands.Run;
+import dev.meshlite.e2e.testing.MeshPods;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.BufferedReader;
@@ -23,7 +24,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -386,11 +386,7 @@ class AmbientMeshIT {
     // ---- helpers ----
 
     static void apply(String yaml) throws Exception {
-        Path f = Files.createTempFile("mesh-it", ".yaml");
-        Files.writeString(f, yaml);
-        Run r = mesh("kubectl", "apply", "-f", f.toString());
-        Files.deleteIfExists(f);
-        assertEquals(0, r.exit(), r.out());
+        new MeshPods(client).apply(yaml);
     }
 
     static Pod pod(String ns, String name) {
@@ -422,11 +418,7 @@ class AmbientMeshIT {
     }
 
     static String inNode(String node, String url) {
-        try {
-            return run(List.of("ip", "netns", "exec", "mesh-" + node, "curl", "-sS", "--max-time", "3", url)).out();
-        } catch (Exception e) {
-            return "";
-        }
+        return MeshPods.inNode(node, url);
     }
 
     static boolean ready(String node) {
@@ -438,32 +430,15 @@ class AmbientMeshIT {
     }
 
     static String metrics(String node) {
-        return inNode(node, "http://127.0.0.1:15020/metrics");
+        return MeshPods.metrics(node);
     }
 
-    /** The sum of a counter's samples whose labels contain every fragment. */
     static long counter(String metrics, String name, String... fragments) {
-        double sum = 0;
-        for (String line : metrics.lines().toList()) {
-            if (!line.startsWith(name + "{")) {
-                continue;
-            }
-            boolean all = true;
-            for (String f : fragments) {
-                all &= line.contains(f);
-            }
-            if (all) {
-                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-            }
-        }
-        return (long) sum;
+        return MeshPods.counter(metrics, name, fragments);
     }
 
     /** What must not change: every pod's uid, start time and restart count. */
     static Map<String, String> lifetimes() {
-        return client.pods().inAnyNamespace().list().getItems().stream().collect(Collectors.toMap(
-                p -> p.getMetadata().getNamespace() + "/" + p.getMetadata().getName(),
-                p -> p.getMetadata().getUid() + " " + p.getStatus().getStartTime() + " "
-                        + p.getStatus().getContainerStatuses().get(0).getRestartCount()));
+        return new MeshPods(client).lifetimes();
     }
 }

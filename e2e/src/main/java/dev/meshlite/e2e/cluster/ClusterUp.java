@@ -225,7 +225,7 @@ public final class ClusterUp {
     /**
      * ztunnel's JVM: unlike the control components it carries traffic, so it keeps the full JIT
      * (C2) and gets a small, fixed heap; the figures behind the choice are in the README
-     * (benchmarks/ztunnel-latency.sh). {@code MESH_ZTUNNEL_JVM_FLAGS} replaces them, for
+     * (./mesh bench). {@code MESH_ZTUNNEL_JVM_FLAGS} replaces them, for
      * comparisons.
      */
     public static List<String> ztunnelJvmFlags() {
