@@ -108,6 +108,23 @@ class EnrollmentIT {
         mesh("down");
     }
 
+    /** ztunnel's failed connections and the agents' warnings: what explains a failed call, kept in the report. */
+    static String failureLog() {
+        StringBuilder out = new StringBuilder();
+        for (String node : List.of("node-1", "node-2")) {
+            for (String log : List.of("ztunnel-" + node + ".log", "cni-agent-" + node + ".log")) {
+                try {
+                    Files.readAllLines(Path.of("/run/mesh/logs", log)).stream()
+                            .filter(l -> l.contains("error=") || l.contains(" WARN ") || l.contains(" ERROR "))
+                            .forEach(l -> out.append(log).append(": ").append(l).append('\n'));
+                } catch (java.io.IOException e) {
+                    out.append(log).append(": unreadable (").append(e.getMessage()).append(")\n");
+                }
+            }
+        }
+        return out.toString();
+    }
+
     static List<Pod> backends() {
         return client.pods().inNamespace("shop").withLabel("app", "backend").list().getItems();
     }
@@ -221,7 +238,8 @@ class EnrollmentIT {
         // call (about 1 in 50-100 during an enrollment) still stalls with no byte for 3 s, and
         // ztunnel's access log never sees it: it happens below ztunnel, in the kernel path, while
         // the rules change. Counted and printed, not yet held to zero (issue 7 stays open for it).
-        assertEquals(List.of(), failures, "the talker saw failed calls during enrollment (of " + calls.get() + ")");
+        assertEquals(List.of(), failures, "the talker saw failed calls during enrollment (of " + calls.get()
+                + "); what the ztunnels and agents logged as failing:\n" + failureLog());
         System.out.printf("talker: %d calls during enrollment, %d stalled (curl timeout)%n", calls.get(), stalls.size());
         assertTrue(stalls.size() <= calls.get() / 20, "more than 1 in 20 calls stalled: " + stalls.size() + " of " + calls.get());
         assertTrue(calls.get() > 0);
