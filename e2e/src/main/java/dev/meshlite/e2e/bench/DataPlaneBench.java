@@ -118,7 +118,16 @@ public final class DataPlaneBench implements Callable<Integer> {
                     bench.scaleServerNode(n);
                     for (Shape shape : shapes) {
                         System.out.printf("bench: %s, %d pod(s) per node%n", shape.name(), n);
-                        shape.enter(bench);
+                        try {
+                            shape.enter(bench);
+                        } catch (Exception e) {
+                            try {
+                                shape.exit(bench); // its processes go too: they live outside the cluster's components
+                            } catch (Exception second) {
+                                e.addSuppressed(second);
+                            }
+                            throw e;
+                        }
                         try {
                             rows.addAll(measure(shape, bench, load, n));
                         } finally {
@@ -143,8 +152,9 @@ public final class DataPlaneBench implements Callable<Integer> {
             System.out.println(md);
             System.out.println("bench: results in " + dir);
             return 0;
-        } catch (BenchFailure e) {
-            System.err.println("bench FAILED: " + e.getMessage());
+        } catch (BenchFailure | IllegalStateException | Sh.CommandFailedException e) {
+            System.err.println("bench FAILED: " + e.getMessage() + " (logs: " + Layout.logDir()
+                    + (keep ? ")" : ", gone with the cluster: rerun with --keep to read them)"));
             return 1;
         } finally {
             if (iperfServer != null) {

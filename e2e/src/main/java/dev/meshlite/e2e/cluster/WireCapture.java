@@ -67,7 +67,9 @@ public final class WireCapture implements AutoCloseable {
         for (String l : lines) {
             Matcher m = HEADER.matcher(l);
             if (m.find()) {
-                packets.add(new Packet(m.group(1), Integer.parseInt(m.group(2)), m.group(3), Integer.parseInt(m.group(4))));
+                // "Flags [S]," is a connection's first packet (a SYN without ACK)
+                packets.add(new Packet(m.group(1), Integer.parseInt(m.group(2)), m.group(3), Integer.parseInt(m.group(4)),
+                        l.contains("Flags [S],")));
             }
         }
         return new Seen(String.join("\n", lines), packets);
@@ -79,9 +81,16 @@ public final class WireCapture implements AutoCloseable {
         Files.deleteIfExists(file);
     }
 
-    public record Packet(String source, int sourcePort, String destination, int destinationPort) {
+    public record Packet(String source, int sourcePort, String destination, int destinationPort, boolean opens) {
         public boolean hbone() {
             return sourcePort == 15008 || destinationPort == 15008;
+        }
+
+        /** The connection, the same in both directions. */
+        String flow() {
+            String a = source + ":" + sourcePort;
+            String b = destination + ":" + destinationPort;
+            return a.compareTo(b) < 0 ? a + " " + b : b + " " + a;
         }
 
         @Override
@@ -98,6 +107,22 @@ public final class WireCapture implements AutoCloseable {
 
         public List<Packet> notHbone() {
             return packets.stream().filter(p -> !p.hbone()).toList();
+        }
+
+        /**
+         * The packets of connections opened during the capture that are not HBONE. A connection
+         * opened before pods were captured keeps its path (conntrack; as in Istio, enrollment
+         * moves new connections), so only connections that begin in the capture say where new
+         * traffic goes.
+         */
+        public List<Packet> openedNotHbone() {
+            java.util.Set<String> opened = new java.util.HashSet<>();
+            for (Packet p : packets) {
+                if (p.opens()) {
+                    opened.add(p.flow());
+                }
+            }
+            return packets.stream().filter(p -> !p.hbone() && opened.contains(p.flow())).toList();
         }
     }
 }
