@@ -18,7 +18,7 @@ class DemoTest {
 
     @Test
     void seriesHasItsNameLabelsAndValue() {
-        Demo.Series s = Demo.Series.parse("node-2", OPENED).orElseThrow();
+        ZtunnelEvidence.Series s = ZtunnelEvidence.Series.parse("node-2", OPENED).orElseThrow();
         assertEquals("istio_tcp_connections_opened_total", s.name());
         assertEquals("spiffe://cluster.local/ns/legacy/sa/default", s.labels().get("source_principal"));
         assertEquals("-", s.labels().get("response_flags"));
@@ -29,29 +29,29 @@ class DemoTest {
 
     @Test
     void seriesLabelValuesKeepEscapedQuotesCommasAndBraces() {
-        Demo.Series s = Demo.Series.parse("node-1", "m{a=\"x\\\"y,}\",b=\"\\\\\"} 1 1700000000000").orElseThrow();
+        ZtunnelEvidence.Series s = ZtunnelEvidence.Series.parse("node-1", "m{a=\"x\\\"y,}\",b=\"\\\\\"} 1 1700000000000").orElseThrow();
         assertEquals(Map.of("a", "x\"y,}", "b", "\\"), s.labels());
         assertEquals(1.0, s.value());
     }
 
     @Test
     void seriesWithoutLabelsCommentsAndMalformedLines() {
-        assertEquals(Map.of(), Demo.Series.parse("node-1", "up 1").orElseThrow().labels());
-        assertEquals(Double.POSITIVE_INFINITY, Demo.Series.parse("node-1", "x{le=\"+Inf\"} +Inf").orElseThrow().value());
-        assertTrue(Demo.Series.parse("node-1", "# TYPE up gauge").isEmpty());
-        assertTrue(Demo.Series.parse("node-1", "").isEmpty());
-        assertThrows(IllegalArgumentException.class, () -> Demo.Series.parse("node-1", "m{a=b} 1"));
-        assertThrows(IllegalArgumentException.class, () -> Demo.Series.parse("node-1", "lonely"));
+        assertEquals(Map.of(), ZtunnelEvidence.Series.parse("node-1", "up 1").orElseThrow().labels());
+        assertEquals(Double.POSITIVE_INFINITY, ZtunnelEvidence.Series.parse("node-1", "x{le=\"+Inf\"} +Inf").orElseThrow().value());
+        assertTrue(ZtunnelEvidence.Series.parse("node-1", "# TYPE up gauge").isEmpty());
+        assertTrue(ZtunnelEvidence.Series.parse("node-1", "").isEmpty());
+        assertThrows(IllegalArgumentException.class, () -> ZtunnelEvidence.Series.parse("node-1", "m{a=b} 1"));
+        assertThrows(IllegalArgumentException.class, () -> ZtunnelEvidence.Series.parse("node-1", "lonely"));
     }
 
     @Test
     void growthIsPerSeriesAndCountsNewSeriesFromZero() {
-        Demo.Series a1 = Demo.Series.parse("node-1", "c{k=\"a\"} 3").orElseThrow();
-        Demo.Series a2 = Demo.Series.parse("node-1", "c{k=\"a\"} 5").orElseThrow();
-        Demo.Series b = Demo.Series.parse("node-1", "c{k=\"b\"} 4").orElseThrow();
-        Demo.Series otherNode = Demo.Series.parse("node-2", "c{k=\"a\"} 3").orElseThrow();
-        Demo.Scrape before = new Demo.Scrape(List.of(a1, otherNode));
-        Demo.Scrape after = new Demo.Scrape(List.of(a2, b, otherNode));
+        ZtunnelEvidence.Series a1 = ZtunnelEvidence.Series.parse("node-1", "c{k=\"a\"} 3").orElseThrow();
+        ZtunnelEvidence.Series a2 = ZtunnelEvidence.Series.parse("node-1", "c{k=\"a\"} 5").orElseThrow();
+        ZtunnelEvidence.Series b = ZtunnelEvidence.Series.parse("node-1", "c{k=\"b\"} 4").orElseThrow();
+        ZtunnelEvidence.Series otherNode = ZtunnelEvidence.Series.parse("node-2", "c{k=\"a\"} 3").orElseThrow();
+        ZtunnelEvidence.Scrape before = new ZtunnelEvidence.Scrape(List.of(a1, otherNode));
+        ZtunnelEvidence.Scrape after = new ZtunnelEvidence.Scrape(List.of(a2, b, otherNode));
         assertEquals(6, after.since(before, s -> s.is("c")));
         assertEquals(2, after.since(before, s -> s.has("k", "a")));
     }
@@ -62,13 +62,13 @@ class DemoTest {
                 + "src.addr=10.244.1.3 src.workload=client src.identity=spiffe://cluster.local/ns/legacy/sa/default "
                 + "dst.addr=10.244.1.2:8080 dst.identity=spiffe://cluster.local/ns/shop/sa/default via=\"hbone 10.244.1.2:15008\" "
                 + "bytes_sent=0 duration_ms=0 error=\"DENY: denied by shop/deny-legacy\"";
-        Demo.AccessLine a = Demo.AccessLine.parse("ztunnel-node-1.log", line).orElseThrow();
+        ZtunnelEvidence.AccessLine a = ZtunnelEvidence.AccessLine.parse("ztunnel-node-1.log", line).orElseThrow();
         assertEquals("inbound", a.fields().get("direction"));
         assertEquals("spiffe://cluster.local/ns/legacy/sa/default", a.fields().get("src.identity"));
         assertEquals("hbone 10.244.1.2:15008", a.fields().get("via"));
         assertEquals("DENY: denied by shop/deny-legacy", a.fields().get("error"));
         assertEquals(Instant.parse("2026-11-22T16:07:19.501432098Z"), a.time().orElseThrow());
         assertTrue(a.text().startsWith("time="));
-        assertTrue(Demo.AccessLine.parse("f", "16:07:18.955 INFO  [main] Ztunnel: serving pod shop/backend").isEmpty());
+        assertTrue(ZtunnelEvidence.AccessLine.parse("f", "16:07:18.955 INFO  [main] Ztunnel: serving pod shop/backend").isEmpty());
     }
 }
