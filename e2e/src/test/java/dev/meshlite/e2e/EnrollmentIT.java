@@ -136,6 +136,42 @@ class EnrollmentIT {
                         + p.getStatus().getContainerStatuses().get(0).getRestartCount()));
     }
 
+    /** One HTTP/1.1 keep-alive connection from a pod, driven a request at a time. */
+    record KeepAlive(Process process, java.io.BufferedReader out, java.io.Writer in) implements AutoCloseable {
+        static KeepAlive open(String netns, String ip) throws Exception {
+            String script = "exec 3<>/dev/tcp/" + ip + "/8080 || exit 1\n"
+                    + "while read -r path; do\n"
+                    + "  printf 'GET /%s HTTP/1.1\\r\\nHost: b\\r\\n\\r\\n' \"$path\" >&3\n"
+                    + "  if ! read -r -t 5 status <&3; then echo \"no reply\"; continue; fi\n"
+                    + "  len=0\n"
+                    + "  while read -r -t 5 h <&3; do h=${h%$'\\r'}; [ -z \"$h\" ] && break;"
+                    + " case \"$h\" in [Cc]ontent-[Ll]ength:*) len=${h#*: };; esac; done\n"
+                    + "  read -r -t 5 -N \"$len\" body <&3\n"
+                    + "  echo \"${status%$'\\r'}\"\n"
+                    + "done\n";
+            Process p = new ProcessBuilder("ip", "netns", "exec", netns, "bash", "-c", script).redirectErrorStream(true).start();
+            return new KeepAlive(p, new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+                    java.nio.charset.StandardCharsets.UTF_8)), new java.io.OutputStreamWriter(p.getOutputStream(),
+                    java.nio.charset.StandardCharsets.UTF_8));
+        }
+
+        /** Sends GET /path on the connection; the status line of the reply, or what went wrong. */
+        String get(String path) throws Exception {
+            in.write(path + "\n");
+            in.flush();
+            String line = out.readLine();
+            return line == null ? "connection gone (exit " + process.waitFor() + ")" : line.strip();
+        }
+
+        @Override
+        public void close() throws Exception {
+            in.close();
+            if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        }
+    }
+
     static String netns(Pod p) {
         return p.getMetadata().getAnnotations().get("mesh.local/netns");
     }
@@ -200,6 +236,11 @@ class EnrollmentIT {
             }
         });
 
+        // A keep-alive connection opened before enrollment: it must carry on afterwards (the rules
+        // redirect only connections' first packets), not be reset.
+        KeepAlive older = KeepAlive.open(netns(talker), backends().getFirst().getStatus().getPodIP());
+        assertEquals("HTTP/1.1 200 OK", older.get("before"));
+
         assertEquals(0, mesh("kubectl", "label", "ns", "shop", "istio.io/dataplane-mode=ambient").exit());
         Await.until(BOUND, "both backends and the talker annotated and redirected", () -> {
             List<Pod> all = new java.util.ArrayList<>(backends());
@@ -212,6 +253,8 @@ class EnrollmentIT {
                 }
             });
         });
+        assertEquals("HTTP/1.1 200 OK", older.get("after-enrollment"), "the connection opened before enrollment broke");
+        older.close();
         // The talker's calls now go through HBONE: its node's ztunnel logs them so.
         Path talkerLog = Path.of("/run/mesh/logs/ztunnel-" + talker.getSpec().getNodeName() + ".log");
         Await.until(BOUND, "the talker's calls carried in HBONE", () -> {

@@ -36,7 +36,8 @@ final class Capture {
     boolean isApplied(String netnsPath) {
         return backend == Backend.IPTABLES
                 ? Cmd.ok(in(netnsPath, "iptables", "-t", "nat", "-C", InpodRules.OUTPUT, "!", "-d", "127.0.0.1/32",
-                        "-p", "tcp", "-j", "REDIRECT", "--to-ports", Integer.toString(config.outboundPort())))
+                        "-p", "tcp", "-m", "tcp", "--tcp-flags", "FIN,SYN,RST,ACK", "SYN", "-j", "REDIRECT", "--to-ports",
+                        Integer.toString(config.outboundPort())))
                 : Cmd.ok(in(netnsPath, "nft", "list", "table", "inet", "istio-inpod"));
     }
 

@@ -25,6 +25,17 @@ public final class InpodRules {
     public static final String PRERT = "ISTIO_PRERT";
     public static final String OUTPUT = "ISTIO_OUTPUT";
 
+    /**
+     * Only a connection's first packet (SYN without ACK) is redirected. A pod enrolled while it
+     * runs has connections the kernel only starts tracking once these rules exist; their next
+     * packet would otherwise be taken for a new connection and sent to ztunnel, which knows
+     * nothing of it, and the kernel would reset them (or they would stall). So connections opened
+     * before enrollment finish on their old path, unmeshed, and every new one is captured. (Istio
+     * resets them instead.) Written as iptables-save prints {@code --syn}.
+     */
+    public static final String SYN = "--tcp-flags FIN,SYN,RST,ACK SYN";
+    static final String NFT_SYN = "tcp flags & (fin | syn | rst | ack) == syn";
+
     private InpodRules() {
     }
 
@@ -46,7 +57,7 @@ public final class InpodRules {
                 .append(':').append(OUTPUT).append(" - [0:0]\n")
                 .append("-A ").append(PRERT).append(" -s ").append(c.probeSourceIp()).append("/32 -p tcp -j ACCEPT\n")
                 .append("-A ").append(PRERT).append(" ! -d 127.0.0.1/32 -p tcp -m tcp ! --dport ")
-                .append(c.inboundHbonePort()).append(" -m mark ! --mark ").append(mark)
+                .append(c.inboundHbonePort()).append(" ").append(SYN).append(" -m mark ! --mark ").append(mark)
                 .append(" -j REDIRECT --to-ports ").append(c.inboundPlaintextPort()).append('\n')
                 .append("-A ").append(OUTPUT).append(" -d ").append(c.probeSourceIp()).append("/32 -p tcp -j ACCEPT\n")
                 .append("-A ").append(OUTPUT).append(" -p tcp -m mark --mark ").append(conn).append(" -j ACCEPT\n")
@@ -55,10 +66,11 @@ public final class InpodRules {
         if (c.captureDns()) {
             for (String proto : List.of("udp", "tcp")) {
                 s.append("-A ").append(OUTPUT).append(" ! -d 127.0.0.1/32 -p ").append(proto).append(" -m ").append(proto)
-                        .append(" --dport 53 -j REDIRECT --to-ports ").append(c.dnsPort()).append('\n');
+                        .append(" --dport 53").append(proto.equals("tcp") ? " " + SYN : "")
+                        .append(" -j REDIRECT --to-ports ").append(c.dnsPort()).append('\n');
             }
         }
-        s.append("-A ").append(OUTPUT).append(" ! -d 127.0.0.1/32 -p tcp -j REDIRECT --to-ports ")
+        s.append("-A ").append(OUTPUT).append(" ! -d 127.0.0.1/32 -p tcp -m tcp ").append(SYN).append(" -j REDIRECT --to-ports ")
                 .append(c.outboundPort()).append('\n')
                 .append("COMMIT\n");
         return s.toString();
@@ -94,7 +106,7 @@ public final class InpodRules {
                 .append("  chain nat-prerouting {\n")
                 .append("    type nat hook prerouting priority -100; policy accept;\n")
                 .append("    ip saddr ").append(c.probeSourceIp()).append(" meta l4proto tcp accept\n")
-                .append("    ip daddr != 127.0.0.1 tcp dport != ").append(c.inboundHbonePort())
+                .append("    ip daddr != 127.0.0.1 tcp dport != ").append(c.inboundHbonePort()).append(' ').append(NFT_SYN)
                 .append(" meta mark & ").append(mask).append(" != ").append(mark)
                 .append(" redirect to :").append(c.inboundPlaintextPort()).append('\n')
                 .append("  }\n")
@@ -106,9 +118,10 @@ public final class InpodRules {
                 .append("    ip daddr != 127.0.0.1 oifname \"lo\" accept\n");
         if (c.captureDns()) {
             s.append("    ip daddr != 127.0.0.1 udp dport 53 redirect to :").append(c.dnsPort()).append('\n')
-                    .append("    ip daddr != 127.0.0.1 tcp dport 53 redirect to :").append(c.dnsPort()).append('\n');
+                    .append("    ip daddr != 127.0.0.1 tcp dport 53 ").append(NFT_SYN).append(" redirect to :").append(c.dnsPort())
+                    .append('\n');
         }
-        s.append("    ip daddr != 127.0.0.1 meta l4proto tcp redirect to :").append(c.outboundPort()).append('\n')
+        s.append("    ip daddr != 127.0.0.1 ").append(NFT_SYN).append(" redirect to :").append(c.outboundPort()).append('\n')
                 .append("  }\n")
                 .append("}\n");
         return s.toString();

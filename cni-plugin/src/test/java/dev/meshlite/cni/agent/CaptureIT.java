@@ -63,7 +63,7 @@ class CaptureIT {
             n.add(count(mangle, "-A OUTPUT -j ISTIO_OUTPUT"));
             n.add(count(nat, "-A PREROUTING -j ISTIO_PRERT"));
             n.add(count(nat, "-A OUTPUT -j ISTIO_OUTPUT"));
-            n.add(count(nat, "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -j REDIRECT --to-ports 15001"));
+            n.add(count(nat, "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j REDIRECT --to-ports 15001"));
             n.add(count(mangle, ":ISTIO_PRERT - [0:0]"));
         } else {
             String tables = in(netns, "nft", "list", "tables");

@@ -82,7 +82,7 @@ class InpodRulesApplyIT {
                 argv.addAll(jump.subList(2, jump.size()));
                 ok(in(null, argv.toArray(String[]::new)), "jump " + jump);
             }
-            assertTrue(in(null, "iptables-save", "-t", "nat").out().contains("-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -j REDIRECT --to-ports 15001"));
+            assertTrue(in(null, "iptables-save", "-t", "nat").out().contains("-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j REDIRECT --to-ports 15001"));
         } else {
             ok(in(InpodRules.nftables(c), "nft", "-f", "-"), "nft -f");
             ok(in(InpodRules.nftables(c), "nft", "-f", "-"), "nft -f again (idempotent)");
