@@ -107,7 +107,10 @@ public final class LeaseElection implements AutoCloseable {
             if (t != null && !started.isCancelled()) {
                 log.warn("leader election term ended: {}", t.toString());
             }
-            nextTerm();
+            // After one retry period: a term that keeps failing at once (say, the Lease is
+            // forbidden to us) must not spin.
+            CompletableFuture.runAsync(this::nextTerm, CompletableFuture.delayedExecutor(
+                    timings.retryPeriod().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS));
         });
     }
 
