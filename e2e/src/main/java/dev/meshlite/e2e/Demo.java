@@ -235,10 +235,7 @@ final class Demo implements Callable<Integer> {
             awaitCall(netns, true, SETTLE);
             Scrape beforePlain = Scrape.of(client);
             showPlaintext(netns, "permissive-");
-            Predicate<Series> plaintextIn = s -> s.is(OPENED) && s.has("reporter", "destination")
-                    && s.has("destination_workload_namespace", "shop") && s.has("connection_security_policy", "none")
-                    && s.has("response_flags", "-");
-            long accepted = Scrape.of(client).since(beforePlain, plaintextIn);
+            long accepted = Scrape.of(client).since(beforePlain, plaintextIntoShop("-"));
             if (accepted == 0) {
                 throw new DemoFailure("the backends' ztunnels did not count the plaintext calls (" + OPENED
                         + "{connection_security_policy=\"none\",response_flags=\"-\"} did not grow): did they bypass ztunnel?");
@@ -252,10 +249,7 @@ final class Demo implements Callable<Integer> {
             Scrape beforeStrict = Scrape.of(client);
             apply(client, "strict.yaml");
             awaitCall(netns, false, SETTLE);
-            Predicate<Series> refusedPlain = s -> s.is(OPENED) && s.has("reporter", "destination")
-                    && s.has("destination_workload_namespace", "shop") && s.has("connection_security_policy", "none")
-                    && s.has("response_flags", "DENY");
-            long refused = Scrape.of(client).since(beforeStrict, refusedPlain);
+            long refused = Scrape.of(client).since(beforeStrict, plaintextIntoShop("DENY"));
             if (refused == 0) {
                 throw new DemoFailure("the STRICT refusal was not counted in ztunnel's metrics (" + OPENED
                         + "{connection_security_policy=\"none\",response_flags=\"DENY\"} did not grow)");
@@ -303,6 +297,12 @@ final class Demo implements Callable<Integer> {
     }
 
     /** Calls until both backends answered with a capture on mesh0, and shows the request crossing in clear. */
+    /** Plaintext connections into shop as its ztunnels count them, with {@code flags} ("-" accepted, "DENY" refused). */
+    private static Predicate<Series> plaintextIntoShop(String flags) {
+        return s -> s.is(OPENED) && s.has("reporter", "destination") && s.has("destination_workload_namespace", "shop")
+                && s.has("connection_security_policy", "none") && s.has("response_flags", flags);
+    }
+
     private static void showPlaintext(String netns, String prefix) throws Exception {
         String marker = prefix + UUID.randomUUID();
         WireCapture.Seen plain = captureCalls(netns, marker);

@@ -26,7 +26,7 @@ import java.util.function.Predicate;
  * What the demo reads from ztunnel to show who talked to whom: its access-log lines and its
  * Prometheus series, parsed, and waited for with a bound.
  */
-final class ZtunnelEvidence {
+public final class ZtunnelEvidence {
 
     private ZtunnelEvidence() {
     }
@@ -122,10 +122,10 @@ final class ZtunnelEvidence {
     // ---- ztunnel's metrics ----
 
     /** One sample of a Prometheus text exposition, from the ztunnel of {@code node}. */
-    record Series(String node, String name, Map<String, String> labels, double value) {
+    public record Series(String node, String name, Map<String, String> labels, double value) {
 
         /** Parses {@code name{k="v",...} value [timestamp]}; empty for comments and blank lines. */
-        static Optional<Series> parse(String node, String line) {
+        public static Optional<Series> parse(String node, String line) {
             if (line.isBlank() || line.startsWith("#")) {
                 return Optional.empty();
             }
@@ -174,11 +174,11 @@ final class ZtunnelEvidence {
             return Optional.of(new Series(node, name, Map.copyOf(labels), v));
         }
 
-        boolean is(String metric) {
+        public boolean is(String metric) {
             return name.equals(metric);
         }
 
-        boolean has(String label, String value) {
+        public boolean has(String label, String value) {
             return value.equals(labels.get(label));
         }
 

@@ -232,13 +232,7 @@ class MeshScenariosIT {
         assertFalse(first.isEmpty(), "ztunnel on " + node + " holds no certificate for the frontend");
         LongLived echo = LongLived.open(pods, "echo.shop");
         Talker talker = Talker.start(pods, "http://backend.shop/");
-        Await.until(BOUND, "the frontend's certificate renewed under traffic", () -> {
-            try {
-                return !MeshPods.heldCertificate(node, FRONTEND).equals(first);
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        awaitRenewed(node, first, "the frontend's certificate renewed under traffic");
         assertTrue(talker.running(), "the traffic ended before the rotation: it did not happen under traffic");
         List<String> codes = talker.stopAfter(20);
         echo.assertStillCarries("after the rotation");
@@ -253,13 +247,7 @@ class MeshScenariosIT {
         String node = pods.pod("web", "frontend").getSpec().getNodeName();
         // Start from a renewal just made, so we know when the next one is due.
         String before = MeshPods.heldCertificate(node, FRONTEND);
-        Await.until(BOUND, "a fresh frontend certificate", () -> {
-            try {
-                return !MeshPods.heldCertificate(node, FRONTEND).equals(before);
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        awaitRenewed(node, before, "a fresh frontend certificate");
         String held = MeshPods.heldCertificate(node, FRONTEND);
         Instant received = Instant.now();
         Instant expiry = Instant.parse(held.split(" ")[1]);
@@ -284,13 +272,7 @@ class MeshScenariosIT {
             assertEquals(0, mesh("component", "start", "istiod").exit());
         }
         Instant back = Instant.now();
-        Await.until(BOUND, "the frontend's certificate renewed once istiod-lite is back", () -> {
-            try {
-                return !MeshPods.heldCertificate(node, FRONTEND).equals(held);
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        awaitRenewed(node, held, "the frontend's certificate renewed once istiod-lite is back");
         renewed = Instant.now();
         List<String> codes = talker.stopAfter(10);
         System.out.printf("istiod-lite away %d s across the frontend's renewal point; certificate expiring %s renewed "
@@ -299,6 +281,17 @@ class MeshScenariosIT {
                 Duration.between(renewed, expiry).toSeconds(), codes.size(), summary(codes));
         assertTrue(renewed.isBefore(expiry), "renewed only after the old certificate expired");
         assertEquals(List.of(), codes.stream().filter(c -> !c.equals("200")).toList(), "failed requests: " + summary(codes));
+    }
+
+    /** Waits until ztunnel on {@code node} holds a frontend certificate other than {@code held}. */
+    private static void awaitRenewed(String node, String held, String what) {
+        Await.until(BOUND, what, () -> {
+            try {
+                return !MeshPods.heldCertificate(node, FRONTEND).equals(held);
+            } catch (Exception e) {
+                return false;
+            }
+        });
     }
 
     private static void sleepUntil(Instant when, Talker talker) throws InterruptedException {

@@ -6,9 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The sidecar shape: one ztunnel per pod, in dedicated mode, inside the pod's own network
@@ -25,8 +23,7 @@ final class Dedicated implements Shape {
     private static final Duration READY_BOUND = Duration.ofSeconds(240);
 
     private final List<String> jvmFlags;
-    private final Map<String, Process> proxies = new LinkedHashMap<>(); // pod name -> its ztunnel
-    private final Map<String, String> nodeOf = new LinkedHashMap<>();
+    private final PodProcesses proxies = new PodProcesses();
 
     Dedicated(List<String> jvmFlags) {
         this.jvmFlags = jvmFlags;
@@ -58,17 +55,12 @@ final class Dedicated implements Shape {
                     "--pod-uid", pod.uid(), "--pod-name", pod.name(), "--pod-namespace", BenchPods.NAMESPACE,
                     "--service-account", "default", "--pod-ip", pod.ip());
             Path log = Layout.logDir().resolve("ztunnel-dedicated-" + pod.name() + ".log");
-            proxies.put(pod.name(), InNetns.start(pod.netns(), command, log));
-            nodeOf.put(pod.name(), pod.node());
+            proxies.start(pod, command, log);
         }
         awaitReady(all);
         // Capture only once each proxy is up: its own control-plane connection predates the rules,
         // and a reconnect later goes through its own outbound path as passthrough.
-        List<String> capture = new ArrayList<>(List.of(javaBin(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
-                Layout.cniClasspath().orElseThrow(() -> new BenchFailure("cni-plugin is not built")),
-                "dev.meshlite.cni.agent.CaptureCli", "apply"));
-        all.forEach(p -> capture.add(p.netnsPath()));
-        dev.meshlite.e2e.cluster.Sh.run(capture.toArray(String[]::new));
+        capture("apply", all);
         Hbone.awaitMutualTls(pods, pods.serverPod().netns());
     }
 
@@ -77,7 +69,7 @@ final class Dedicated implements Shape {
         List<BenchPods.BenchPod> waiting = new ArrayList<>(all);
         while (!waiting.isEmpty()) {
             BenchPods.BenchPod pod = waiting.getFirst();
-            Process p = proxies.get(pod.name());
+            Process p = proxies.of(pod.name());
             if (!p.isAlive()) {
                 throw new BenchFailure("the dedicated ztunnel of " + pod.name() + " exited (" + p.exitValue() + "); see "
                         + Layout.logDir().resolve("ztunnel-dedicated-" + pod.name() + ".log"));
@@ -102,25 +94,14 @@ final class Dedicated implements Shape {
 
     @Override
     public List<Long> proxies(String node) {
-        List<Long> pids = new ArrayList<>();
-        proxies.forEach((pod, p) -> {
-            if (node.equals(nodeOf.get(pod)) && p.isAlive()) {
-                pids.add(p.pid());
-            }
-        });
-        return pids;
+        return proxies.pids(node);
     }
 
     @Override
     public void exit(BenchPods pods) throws Exception {
         List<BenchPods.BenchPod> all = pods.all();
-        List<String> uncapture = new ArrayList<>(List.of(javaBin(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
-                Layout.cniClasspath().orElseThrow(), "dev.meshlite.cni.agent.CaptureCli", "remove"));
-        all.forEach(p -> uncapture.add(p.netnsPath()));
-        dev.meshlite.e2e.cluster.Sh.run(uncapture.toArray(String[]::new));
-        InNetns.stopAll(List.copyOf(proxies.values()));
-        proxies.clear();
-        nodeOf.clear();
+        capture("remove", all);
+        proxies.stopAll();
         for (BenchPods.BenchPod pod : all) {
             pods.annotateRedirection(pod.name(), false);
         }
@@ -142,7 +123,12 @@ final class Dedicated implements Shape {
         }
     }
 
-    static String javaBin() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    /** The node agent's own capture rules, applied or removed in every pod, as an init container would. */
+    private static void capture(String verb, List<BenchPods.BenchPod> pods) {
+        List<String> argv = new ArrayList<>(List.of(Components.javaBinary(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-cp", Layout.cniClasspath().orElseThrow(() -> new BenchFailure("cni-plugin is not built")),
+                "dev.meshlite.cni.agent.CaptureCli", verb));
+        pods.forEach(p -> argv.add(p.netnsPath()));
+        dev.meshlite.e2e.cluster.Sh.run(argv.toArray(String[]::new));
     }
 }

@@ -1,8 +1,10 @@
 package dev.meshlite.e2e.bench;
 
+import dev.meshlite.e2e.ZtunnelEvidence;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Proof that a mesh shape really carries the load before it is measured: a call from the client
@@ -46,11 +48,17 @@ final class Hbone {
         }
         double sum = 0;
         for (String line : text.lines().toList()) {
-            if (line.startsWith("istio_tcp_connections_opened_total{") && line.contains("reporter=\"destination\"")
-                    && line.contains("connection_security_policy=\"mutual_tls\"")
-                    && line.contains("destination_workload_namespace=\"bench\"")) {
-                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            Optional<ZtunnelEvidence.Series> series;
+            try {
+                series = ZtunnelEvidence.Series.parse(netns, line);
+            } catch (IllegalArgumentException e) {
+                throw new BenchFailure("unreadable line in the metrics of the ztunnel in " + netns + ": " + e.getMessage());
             }
+            sum += series
+                    .filter(s -> s.is("istio_tcp_connections_opened_total") && s.has("reporter", "destination")
+                            && s.has("connection_security_policy", "mutual_tls")
+                            && s.has("destination_workload_namespace", "bench"))
+                    .map(ZtunnelEvidence.Series::value).orElse(0.0);
         }
         return sum;
     }

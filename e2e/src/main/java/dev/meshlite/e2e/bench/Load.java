@@ -19,7 +19,7 @@ final class Load {
 
     /** {@link OpenLoopHttp} in its own JVM in the client's namespace. */
     OpenLoopHttp.Result http(String target, int rate, int seconds, int size, int connections) throws Exception {
-        List<String> command = new ArrayList<>(List.of(Dedicated.javaBin(), "-XX:+UseSerialGC", "-Xmx256m",
+        List<String> command = new ArrayList<>(List.of(dev.meshlite.e2e.cluster.Components.javaBinary(), "-XX:+UseSerialGC", "-Xmx256m",
                 "-cp", Layout.runtimeClasspath(), OpenLoopHttp.class.getName(), target, Integer.toString(rate),
                 Integer.toString(seconds), Integer.toString(size), Integer.toString(connections)));
         String out = InNetns.run(clientNetns, command, seconds + 60L);

@@ -5,9 +5,7 @@ import dev.meshlite.e2e.cluster.Sh;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The L4 peer the anchors compare against: a stunnel TLS 1.3 mutual-TLS pair. Like a sidecar,
@@ -24,8 +22,7 @@ final class Stunnel implements Shape {
 
     private final Path work;
     private final String binary;
-    private final Map<String, Process> proxies = new LinkedHashMap<>();
-    private final Map<String, String> nodeOf = new LinkedHashMap<>();
+    private final PodProcesses proxies = new PodProcesses();
 
     Stunnel(Path work) throws Exception {
         this.work = work;
@@ -105,9 +102,7 @@ final class Stunnel implements Shape {
     private void start(BenchPods.BenchPod pod, String services) throws Exception {
         Path conf = work.resolve("stunnel-" + pod.name() + ".conf");
         Files.writeString(conf, "foreground = yes\npid =\ndebug = warning\n" + services);
-        proxies.put(pod.name(), InNetns.start(pod.netns(), List.of(binary, conf.toString()),
-                Layout.logDir().resolve("stunnel-" + pod.name() + ".log")));
-        nodeOf.put(pod.name(), pod.node());
+        proxies.start(pod, List.of(binary, conf.toString()), Layout.logDir().resolve("stunnel-" + pod.name() + ".log"));
     }
 
     @Override
@@ -117,19 +112,11 @@ final class Stunnel implements Shape {
 
     @Override
     public List<Long> proxies(String node) {
-        List<Long> pids = new ArrayList<>();
-        proxies.forEach((pod, p) -> {
-            if (node.equals(nodeOf.get(pod)) && p.isAlive()) {
-                pids.add(p.pid());
-            }
-        });
-        return pids;
+        return proxies.pids(node);
     }
 
     @Override
     public void exit(BenchPods pods) throws Exception {
-        InNetns.stopAll(List.copyOf(proxies.values()));
-        proxies.clear();
-        nodeOf.clear();
+        proxies.stopAll();
     }
 }

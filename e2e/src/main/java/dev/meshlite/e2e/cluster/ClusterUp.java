@@ -33,7 +33,7 @@ public final class ClusterUp {
      * else.
      */
     public ClusterUp withCertificateTtl(Duration ttl) {
-        if (ttl != null && (ttl.isNegative() || ttl.compareTo(Duration.ofSeconds(20)) < 0)) {
+        if (ttl != null && ttl.compareTo(Duration.ofSeconds(20)) < 0) {
             throw new IllegalArgumentException("--certificate-ttl " + ttl + " (expected: at least PT20S)");
         }
         this.certificateTtl = ttl;

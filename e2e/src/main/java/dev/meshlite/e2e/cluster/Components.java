@@ -57,7 +57,7 @@ public final class Components {
     /** The same with other JVM flags (a data-plane proxy wants its JIT and heap chosen for it). */
     public static List<String> javaCommand(String componentId, List<String> jvmFlags, String classpath,
                                            java.util.Optional<Path> aotCache, String mainClass, String... args) {
-        String java = ProcessHandle.current().info().command().orElse("java");
+        String java = javaBinary();
         List<String> argv = new ArrayList<>();
         argv.add(java);
         argv.addAll(jvmFlags);
@@ -69,6 +69,11 @@ public final class Components {
         argv.addAll(List.of("-Dmesh.component=" + componentId, "-cp", classpath, mainClass));
         argv.addAll(List.of(args));
         return argv;
+    }
+
+    /** The java this JVM runs on: children run on the same JDK (and its AOT cache fits it). */
+    public static String javaBinary() {
+        return ProcessHandle.current().info().command().orElse("java");
     }
 
     public void define(Spec spec) throws IOException {
