@@ -8,13 +8,19 @@ import dev.meshlite.istiod.api.xds.v1.Resource;
 import dev.meshlite.istiod.ca.auth.CallerAuthenticator;
 import dev.meshlite.istiod.ca.auth.ServiceAccountRef;
 import dev.meshlite.istiod.ca.grpc.BearerToken;
+import io.grpc.BindableService;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -33,20 +39,28 @@ import org.slf4j.LoggerFactory;
  * their waypoints), and the authorizations that apply to its node's workloads (global, their
  * namespaces', and the selector policies they list).
  *
+ * <p>Cost of a push: streams told the same change (most of them, after a snapshot) share one
+ * serialized response body; only the nonce is written per stream ({@link EncodedResponse}). The
+ * bodies are kept with the snapshot they came from, up to {@link #MAX_SHARED_BYTES}.
+ *
  * <p>Threads: gRPC's executor runs requests; {@link #publish} runs on the caller's thread. Each
  * stream's state and its sends are guarded by the stream's lock, so a push and an ACK never
  * interleave. A stream whose transport is not ready is marked and pushed when it becomes ready:
  * a slow proxy gets the latest state once, not every intermediate one.
  */
-public final class DiscoveryGrpcService extends DiscoveryServiceGrpc.DiscoveryServiceImplBase {
+public final class DiscoveryGrpcService implements BindableService {
 
     private static final Logger log = LoggerFactory.getLogger(DiscoveryGrpcService.class);
+
+    static final int ON_READY_THRESHOLD = 256 * 1024;
+    /** Shared response bodies kept per snapshot; past this, bodies are encoded per stream. */
+    static final long MAX_SHARED_BYTES = 16L << 20;
 
     private final ProxyAccess access;
     private final Set<ProxyStream> streams = ConcurrentHashMap.newKeySet();
     private final AtomicLong streamIds = new AtomicLong();
     /** Null until the first publish: before it, streams are refused rather than told "nothing exists". */
-    private volatile XdsSnapshot current;
+    private volatile Served current;
     private final Counter pushes;
     private final Counter bytesSent;
     private final Counter nacks;
@@ -70,10 +84,10 @@ public final class DiscoveryGrpcService extends DiscoveryServiceGrpc.DiscoverySe
 
     /** Makes {@code snapshot} current and pushes what changed to every stream. */
     public synchronized void publish(XdsSnapshot snapshot) {
-        XdsSnapshot previous = current;
-        current = snapshot;
+        Served previous = current;
+        current = new Served(snapshot);
         // What changed, computed once for every stream: each then looks only at those names.
-        Map<String, Set<String>> changed = previous == null ? null : changedNames(previous, snapshot);
+        Map<String, Set<String>> changed = previous == null ? null : changedNames(previous.snapshot, snapshot);
         for (ProxyStream s : streams) {
             s.pushAll(changed);
         }
@@ -103,16 +117,28 @@ public final class DiscoveryGrpcService extends DiscoveryServiceGrpc.DiscoverySe
 
     /** The snapshot being served, or null before the first publish. */
     public XdsSnapshot current() {
-        return current;
+        Served s = current;
+        return s == null ? null : s.snapshot;
+    }
+
+    @Override
+    public ServerServiceDefinition bindService() {
+        MethodDescriptor<DeltaRequest, DeltaResponse> generated = DiscoveryServiceGrpc.getDeltaResourcesMethod();
+        MethodDescriptor<DeltaRequest, EncodedResponse> method = generated
+                .toBuilder(generated.getRequestMarshaller(), EncodedResponse.MARSHALLER).build();
+        return ServerServiceDefinition.builder(DiscoveryServiceGrpc.SERVICE_NAME)
+                .addMethod(method, ServerCalls.asyncBidiStreamingCall(this::deltaResources)).build();
     }
 
     public int connectedProxies() {
         return (int) streams.stream().filter(s -> s.node != null).count();
     }
 
-    @Override
-    public StreamObserver<DeltaRequest> deltaResources(StreamObserver<DeltaResponse> responses) {
-        ServerCallStreamObserver<DeltaResponse> out = (ServerCallStreamObserver<DeltaResponse>) responses;
+    StreamObserver<DeltaRequest> deltaResources(StreamObserver<EncodedResponse> responses) {
+        ServerCallStreamObserver<EncodedResponse> out = (ServerCallStreamObserver<EncodedResponse>) responses;
+        // gRPC's default (32 KiB queued) would hold back the next type's response behind any
+        // sizeable one (a namespace's workloads); a slow proxy still stops receiving past this.
+        out.setOnReadyThreshold(ON_READY_THRESHOLD);
         ProxyStream s = new ProxyStream(streamIds.incrementAndGet(), BearerToken.current(), out);
         out.setOnReadyHandler(s::onReady);
         out.setOnCancelHandler(s::ended);
@@ -128,14 +154,14 @@ public final class DiscoveryGrpcService extends DiscoveryServiceGrpc.DiscoverySe
     final class ProxyStream implements StreamObserver<DeltaRequest> {
         private final long id;
         private final String token;
-        private final ServerCallStreamObserver<DeltaResponse> out;
+        private final ServerCallStreamObserver<EncodedResponse> out;
         private final Map<String, Subscription> subscriptions = new HashMap<>();
         private volatile Node node;
         private long nonces;
         private boolean ended;
         private boolean pushWhenReady;
 
-        ProxyStream(long id, String token, ServerCallStreamObserver<DeltaResponse> out) {
+        ProxyStream(long id, String token, ServerCallStreamObserver<EncodedResponse> out) {
             this.id = id;
             this.token = token;
             this.out = out;
@@ -201,7 +227,7 @@ public final class DiscoveryGrpcService extends DiscoveryServiceGrpc.DiscoverySe
                 return;
             }
             for (Subscription sub : subscriptions.values()) {
-                push(sub, changed == null ? null : changed.get(sub.typeUrl));
+                push(sub, changed == null ? null : changed.getOrDefault(sub.typeUrl, Set.of()));
             }
         }
 
@@ -212,7 +238,7 @@ public final class DiscoveryGrpcService extends DiscoveryServiceGrpc.DiscoverySe
                 }
                 pushWhenReady = false;
             }
-            pushAll(null);
+            pushAll(Map.of()); // nothing new beyond what each subscription deferred
         }
 
         private void push(Subscription sub) {
@@ -221,29 +247,25 @@ public final class DiscoveryGrpcService extends DiscoveryServiceGrpc.DiscoverySe
 
         private void push(Subscription sub, Set<String> changed) {
             if (!out.isReady()) {
-                // Snapshots may pass while the proxy is slow: compare everything when it is ready.
-                sub.needFullDiff();
+                // Snapshots may pass while the proxy is slow: it gets the latest of what changed once ready.
+                sub.defer(changed);
                 pushWhenReady = true;
                 return;
             }
-            XdsSnapshot snapshot = current;
-            Subscription.Diff diff = sub.diff(snapshot.of(sub.typeUrl), changed);
+            Served served = current;
+            Subscription.Diff diff = sub.diff(served.snapshot.of(sub.typeUrl), changed);
             if (diff.isEmpty() && !sub.needsFirstResponse()) {
                 return;
             }
             String nonce = id + "-" + (++nonces);
-            DeltaResponse.Builder r = DeltaResponse.newBuilder().setTypeUrl(sub.typeUrl)
-                    .setSystemVersionInfo(snapshot.version()).setNonce(nonce).addAllRemovedResources(diff.removed());
-            diff.upserts().forEach((name, v) -> r.addResources(Resource.newBuilder().setName(name)
-                    .setVersion(v.version()).setResource(v.resource())));
-            DeltaResponse response = r.build();
+            EncodedResponse response = EncodedResponse.of(served.body(sub.typeUrl, diff), nonce);
             sub.sent(nonce, diff);
             out.onNext(response);
             String type = shortType(sub.typeUrl);
             pushes.labelValues(type).inc();
-            bytesSent.labelValues(type).inc(response.getSerializedSize());
+            bytesSent.labelValues(type).inc(response.size());
             log.debug("pushed {} to {}: {} upserts, {} removals, version {}", type, node.getId(),
-                    diff.upserts().size(), diff.removed().size(), snapshot.version());
+                    diff.upserts().size(), diff.removed().size(), served.snapshot.version());
         }
 
         @Override
@@ -282,5 +304,49 @@ public final class DiscoveryGrpcService extends DiscoveryServiceGrpc.DiscoverySe
             }
         }
         streams.clear();
+    }
+
+    /** A snapshot being served, with the response bodies encoded from it so far. */
+    private static final class Served {
+        final XdsSnapshot snapshot;
+        private final Map<BodyKey, byte[]> bodies = new ConcurrentHashMap<>();
+        private final AtomicLong sharedBytes = new AtomicLong();
+
+        Served(XdsSnapshot snapshot) {
+            this.snapshot = snapshot;
+        }
+
+        /** The serialized response (without nonce) carrying {@code diff}: encoded once per distinct diff. */
+        byte[] body(String typeUrl, Subscription.Diff diff) {
+            BodyKey key = BodyKey.of(typeUrl, diff);
+            byte[] body = bodies.get(key);
+            if (body != null) {
+                return body;
+            }
+            DeltaResponse.Builder r = DeltaResponse.newBuilder().setTypeUrl(typeUrl)
+                    .setSystemVersionInfo(snapshot.version()).addAllRemovedResources(diff.removed());
+            diff.upserts().forEach((name, v) -> r.addResources(Resource.newBuilder().setName(name)
+                    .setVersion(v.version()).setResource(v.resource())));
+            body = EncodedResponse.body(r.build());
+            if (sharedBytes.addAndGet(body.length) <= MAX_SHARED_BYTES) {
+                bodies.putIfAbsent(key, body);
+            } else {
+                sharedBytes.addAndGet(-body.length);
+            }
+            return body;
+        }
+    }
+
+    /** What makes two responses' bodies equal: type, the resources by name and version, the removals, in order. */
+    private record BodyKey(String typeUrl, List<String> names, List<String> versions, List<String> removed) {
+        static BodyKey of(String typeUrl, Subscription.Diff diff) {
+            List<String> names = new ArrayList<>(diff.upserts().size());
+            List<String> versions = new ArrayList<>(diff.upserts().size());
+            diff.upserts().forEach((n, v) -> {
+                names.add(n);
+                versions.add(v.version());
+            });
+            return new BodyKey(typeUrl, names, versions, diff.removed());
+        }
     }
 }

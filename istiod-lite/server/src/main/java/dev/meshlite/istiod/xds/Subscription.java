@@ -41,6 +41,8 @@ final class Subscription {
     /** acked plus every in-flight response, maintained as they come and go. */
     private final Map<String, String> expected = new HashMap<>();
     private boolean fullDiffNeeded = true;
+    /** Names changed in snapshots whose push was deferred (the stream was not ready), not yet compared. */
+    private final Set<String> deferred = new HashSet<>();
     private boolean answeredOnce;
 
     Subscription(String typeUrl, Map<String, String> initialVersions) {
@@ -49,9 +51,22 @@ final class Subscription {
         this.expected.putAll(initialVersions);
     }
 
-    /** The next diff compares everything (a push was skipped, or what the proxy holds is unsure). */
+    /** The next diff compares everything (what the proxy holds is unsure). */
     void needFullDiff() {
         fullDiffNeeded = true;
+    }
+
+    /**
+     * A push is put off (the stream is not ready): the next diff also looks at {@code changed};
+     * {@code null} (unknown) makes it compare everything. A slow proxy then gets one response with
+     * the latest state of everything that changed meanwhile, at the cost of those names only.
+     */
+    void defer(Set<String> changed) {
+        if (changed == null) {
+            fullDiffNeeded = true;
+        } else if (!fullDiffNeeded) {
+            deferred.addAll(changed);
+        }
     }
 
     void subscribe(List<String> add, List<String> remove) {
@@ -94,13 +109,21 @@ final class Subscription {
      * snapshot and {@code current}) unless a full comparison is due; {@code null} means unknown.
      */
     Diff diff(Map<String, XdsSnapshot.Versioned> current, Set<String> changed) {
-        if (changed == null || fullDiffNeeded) {
+        // Past about half of what is held, one pass over everything costs no more than the names.
+        if (changed == null || fullDiffNeeded || deferred.size() + changed.size() > current.size() / 2 + 16) {
             fullDiffNeeded = false;
+            deferred.clear();
             return fullDiff(current);
+        }
+        Set<String> names = changed;
+        if (!deferred.isEmpty()) {
+            deferred.addAll(changed);
+            names = Set.copyOf(deferred);
+            deferred.clear();
         }
         Map<String, XdsSnapshot.Versioned> upserts = new LinkedHashMap<>();
         List<String> removed = new ArrayList<>();
-        for (String name : changed) {
+        for (String name : names) {
             XdsSnapshot.Versioned v = current.get(name);
             if (v != null && wants(name)) {
                 if (!v.version().equals(expected.get(name))) {

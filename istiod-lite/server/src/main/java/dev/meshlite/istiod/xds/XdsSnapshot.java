@@ -38,9 +38,11 @@ public record XdsSnapshot(String version, Map<String, Map<String, Versioned>> ty
     /** One resource ready to send. */
     public record Versioned(String version, Any resource) {}
 
+    /** Each type's map iterates in name order and looks a name up in constant time (every push looks up each changed name). */
     public XdsSnapshot {
         Map<String, Map<String, Versioned>> copy = new TreeMap<>();
-        types.forEach((t, byName) -> copy.put(t, java.util.Collections.unmodifiableMap(new TreeMap<>(byName))));
+        types.forEach((t, byName) -> copy.put(t, java.util.Collections.unmodifiableMap(
+                new java.util.LinkedHashMap<>(byName instanceof TreeMap<String, Versioned> ? byName : new TreeMap<>(byName)))));
         types = java.util.Collections.unmodifiableMap(copy);
     }
 

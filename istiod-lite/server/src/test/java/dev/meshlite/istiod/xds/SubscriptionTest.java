@@ -62,11 +62,26 @@ class SubscriptionTest {
     }
 
     @Test
-    void aDeferredPushComparesEverythingNextTime() {
+    void aDeferredPushIsMadeUpByTheNextDiffOverTheNamesItMissed() {
+        Subscription s = wildcard(Map.of());
+        s.sent("n1", s.diff(state("a=1", "b=1", "c=1"), null));
+        s.defer(Set.of("a")); // snapshot 2 changed a while the stream was not ready
+        // Snapshot 3 changed b; c differs too but was named by no snapshot: the narrow path skips it.
+        var d = s.diff(state("a=2", "b=2", "c=9"), Set.of("b"));
+        assertEquals(Set.of("a", "b"), d.upserts().keySet());
+        s.sent("n2", d);
+        assertTrue(s.diff(state("a=2", "b=2", "c=9"), Set.of()).isEmpty(), "the deferred names were used once");
+    }
+
+    @Test
+    void aDeferredPushOfUnknownChangesComparesEverythingNextTime() {
         Subscription s = wildcard(Map.of());
         s.sent("n1", s.diff(state("a=1", "b=1"), null));
-        s.needFullDiff();
+        s.defer(null);
         var d = s.diff(state("a=2", "b=2"), Set.of("b"));
         assertEquals(Set.of("a", "b"), d.upserts().keySet());
+        s.sent("n2", d);
+        s.needFullDiff();
+        assertEquals(Set.of(), s.diff(state("a=2", "b=2"), Set.of()).upserts().keySet(), "in flight counts as held");
     }
 }
