@@ -91,6 +91,8 @@ public final class AdminServer implements AutoCloseable {
                     .put("identity", w.identity().uri()).put("workload", w.workloadName())
                     .put("protocol", w.hbone() ? "HBONE" : "NONE").put("healthy", w.healthy())
                     .put("peerAuthentication", w.peerAuthentication().mode().name());
+            n.putObject("locality").put("region", w.locality().region()).put("zone", w.locality().zone())
+                    .put("subzone", w.locality().subzone());
             ArrayNode ips = n.putArray("addresses");
             w.addresses().forEach(ip -> ips.add(ip.getHostAddress()));
             n.set("services", JSON.valueToTree(w.services()));
@@ -102,7 +104,8 @@ public final class AdminServer implements AutoCloseable {
         ArrayNode services = root.putArray("services");
         s.services().stream().sorted(Comparator.comparing(Service::key)).forEach(svc -> {
             ObjectNode n = services.addObject();
-            n.put("name", svc.name()).put("namespace", svc.namespace()).put("hostname", svc.hostname());
+            n.put("name", svc.name()).put("namespace", svc.namespace()).put("hostname", svc.hostname())
+                    .put("trafficDistribution", svc.trafficDistribution().name());
             ArrayNode ips = n.putArray("addresses");
             svc.addresses().stream().map(InetAddress::getHostAddress).forEach(ips::add);
             n.set("ports", JSON.valueToTree(svc.ports()));

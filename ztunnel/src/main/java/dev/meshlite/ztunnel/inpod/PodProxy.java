@@ -11,6 +11,7 @@ import dev.meshlite.ztunnel.proxy.inbound.PlaintextHandler;
 import dev.meshlite.ztunnel.proxy.outbound.OutboundHandler;
 import dev.meshlite.ztunnel.socket.Netns;
 import dev.meshlite.ztunnel.socket.SocketOptions;
+import dev.meshlite.ztunnel.state.Locality;
 import dev.meshlite.ztunnel.state.PeerAuthentication;
 import dev.meshlite.ztunnel.state.ProxyState;
 import dev.meshlite.ztunnel.state.Workload;
@@ -165,6 +166,7 @@ final class PodProxy implements ServedPod {
     public Workload workload(ProxyState state) {
         return state.workload(info.uid())
                 .orElseGet(() -> new Workload(info.uid(), info.name(), info.namespace(), List.of(ip), "", identity,
-                        info.name(), "", "", true, true, Map.of(), List.of(), PeerAuthentication.DEFAULT, null, null));
+                        info.name(), "", "", true, true, Map.of(), List.of(), PeerAuthentication.DEFAULT, null, null,
+                        Locality.NONE));
     }
 }

@@ -13,12 +13,13 @@ import java.util.Objects;
  * @param policies            names of the selector-scoped authorizations that select this pod
  * @param waypoint            where inbound traffic for this pod must pass first, or {@code null}
  * @param waypointFor         set when this pod is itself a waypoint ("ns/name" of its Gateway)
+ * @param locality            its node's topology, {@link Locality#NONE} when unlabelled
  */
 public record Workload(String uid, String name, String namespace, List<InetAddress> addresses, String node,
                        SpiffeId identity, String workloadName, String canonicalName, String canonicalRevision,
                        boolean hbone, boolean healthy, Map<String, Map<Integer, Integer>> services,
                        List<String> policies, PeerAuthentication peerAuthentication, Waypoint waypoint,
-                       String waypointFor) {
+                       String waypointFor, Locality locality) {
 
     public Workload {
         Objects.requireNonNull(uid, "uid");
@@ -27,6 +28,7 @@ public record Workload(String uid, String name, String namespace, List<InetAddre
         services = Map.copyOf(services);
         policies = List.copyOf(policies);
         Objects.requireNonNull(peerAuthentication, "peerAuthentication");
+        Objects.requireNonNull(locality, "locality");
     }
 
     /** The target port behind {@code service}'s {@code servicePort} on this pod, or -1. */

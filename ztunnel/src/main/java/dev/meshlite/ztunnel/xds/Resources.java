@@ -6,6 +6,7 @@ import dev.meshlite.istiod.api.workload.v1.PeerAuthenticationMode;
 import dev.meshlite.istiod.api.workload.v1.PortList;
 import dev.meshlite.ztunnel.state.Authorization;
 import dev.meshlite.ztunnel.state.Cidr;
+import dev.meshlite.ztunnel.state.Locality;
 import dev.meshlite.ztunnel.state.PeerAuthentication;
 import dev.meshlite.ztunnel.state.Service;
 import dev.meshlite.ztunnel.state.Waypoint;
@@ -62,7 +63,8 @@ final class Resources {
                 w.getStatus() == dev.meshlite.istiod.api.workload.v1.HealthStatus.HEALTHY, services,
                 w.getAuthorizationPoliciesList(),
                 new PeerAuthentication(mode(w.getPeerAuthentication().getMode()), portModes),
-                w.hasWaypoint() ? waypoint(what, w.getWaypoint()) : null, w.getWaypointFor());
+                w.hasWaypoint() ? waypoint(what, w.getWaypoint()) : null, w.getWaypointFor(),
+                locality(w.getLocality()));
     }
 
     static Service service(dev.meshlite.istiod.api.workload.v1.Service s) {
@@ -84,7 +86,8 @@ final class Resources {
             }
         }
         return new Service(s.getName(), s.getNamespace(), s.getHostname(), ips(what, "addresses", s.getAddressesList()),
-                ports, sans, s.hasWaypoint() ? waypoint(what, s.getWaypoint()) : null);
+                ports, sans, s.hasWaypoint() ? waypoint(what, s.getWaypoint()) : null,
+                trafficDistribution(s.getTrafficDistribution()));
     }
 
     static Authorization authorization(dev.meshlite.istiod.api.workload.v1.Authorization a) {
@@ -136,6 +139,23 @@ final class Resources {
             }
         }
         return new Waypoint(ip, g.getHbonePort() == 0 ? 15008 : port(what, "waypoint.hbone_port", g.getHbonePort(), false), id);
+    }
+
+    private static Locality locality(dev.meshlite.istiod.api.workload.v1.Locality l) {
+        return new Locality(l.getRegion(), l.getZone(), l.getSubzone());
+    }
+
+    /**
+     * A value this build does not know yet means "any endpoint" rather than a NACK: Kubernetes
+     * defines an unrecognized {@code trafficDistribution} as the default routing, and refusing the
+     * whole Service over a hint would cost more than ignoring the hint.
+     */
+    private static Service.TrafficDistribution trafficDistribution(
+            dev.meshlite.istiod.api.workload.v1.TrafficDistribution d) {
+        return switch (d) {
+            case PREFER_CLOSE -> Service.TrafficDistribution.PREFER_CLOSE;
+            case ANY, UNRECOGNIZED -> Service.TrafficDistribution.ANY;
+        };
     }
 
     private static PeerAuthentication.Mode mode(PeerAuthenticationMode m) {

@@ -18,7 +18,9 @@ import dev.meshlite.istiod.api.workload.v1.Rule;
 import dev.meshlite.istiod.api.workload.v1.Service;
 import dev.meshlite.istiod.api.workload.v1.TunnelProtocol;
 import dev.meshlite.istiod.api.workload.v1.Workload;
+import dev.meshlite.ztunnel.state.Locality;
 import dev.meshlite.ztunnel.state.ProxyState;
+import dev.meshlite.ztunnel.state.Service.TrafficDistribution;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -96,6 +98,23 @@ class StateUpdaterTest {
                         .addMatches(Match.newBuilder().addSourceIps(Cidr.newBuilder().setAddress("10.0.0.0").setLength(33)))))
                 .build()));
         assertTrue(bad.getMessage().contains("authorization ns/p"), bad.getMessage());
+    }
+
+    @Test
+    void localityAndTrafficDistributionAreMapped() {
+        var placed = Resources.workload(workload("x", "10.0.0.1").setLocality(dev.meshlite.istiod.api.workload.v1.Locality
+                .newBuilder().setRegion("eu-west").setZone("eu-west-1a").setSubzone("rack-7")).build());
+        assertEquals(new Locality("eu-west", "eu-west-1a", "rack-7"), placed.locality());
+        assertEquals(Locality.NONE, Resources.workload(workload("y", "10.0.0.2").build()).locality());
+
+        Service.Builder svc = Service.newBuilder().setName("backend").setNamespace("shop")
+                .setHostname("backend.shop.svc.cluster.local").addAddresses("10.96.0.7");
+        assertEquals(TrafficDistribution.ANY, Resources.service(svc.build()).trafficDistribution());
+        assertEquals(TrafficDistribution.PREFER_CLOSE, Resources.service(svc.setTrafficDistribution(
+                dev.meshlite.istiod.api.workload.v1.TrafficDistribution.PREFER_CLOSE).build()).trafficDistribution());
+        // A value from a newer control plane is a hint this build cannot follow: any endpoint, not a NACK.
+        assertEquals(TrafficDistribution.ANY, Resources.service(svc.setTrafficDistributionValue(7).build())
+                .trafficDistribution());
     }
 
     @Test

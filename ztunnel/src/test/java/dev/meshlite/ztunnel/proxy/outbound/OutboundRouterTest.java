@@ -3,7 +3,9 @@ package dev.meshlite.ztunnel.proxy.outbound;
 import static dev.meshlite.ztunnel.Fixtures.id;
 import static dev.meshlite.ztunnel.Fixtures.ip;
 import static dev.meshlite.ztunnel.Fixtures.outsideMesh;
+import static dev.meshlite.ztunnel.Fixtures.placed;
 import static dev.meshlite.ztunnel.Fixtures.pod;
+import static dev.meshlite.ztunnel.Fixtures.preferClose;
 import static dev.meshlite.ztunnel.Fixtures.service;
 import static dev.meshlite.ztunnel.Fixtures.unhealthy;
 import static dev.meshlite.ztunnel.Fixtures.waypointFor;
@@ -17,6 +19,7 @@ import dev.meshlite.ztunnel.state.Waypoint;
 import dev.meshlite.ztunnel.state.Workload;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -100,10 +103,72 @@ class OutboundRouterTest {
         assertEquals(expected, OutboundRouter.route(state, source, dialled, n -> pick), name);
     }
 
+    // PreferClose: the client runs on node-1 in r1/z1/s1; each endpoint is named by how close it is.
+    static final Workload CLOSE_CLIENT = placed(CLIENT, "node-1", "r1", "z1", "s1");
+    static final Workload SAME_NODE = echo("same-node", "10.244.1.20", "node-1", "r1", "z1", "s1");
+    static final Workload SAME_SUBZONE = echo("same-subzone", "10.244.2.20", "node-2", "r1", "z1", "s1");
+    static final Workload SAME_ZONE = echo("same-zone", "10.244.3.20", "node-3", "r1", "z1", "s2");
+    static final Workload SAME_ZONE_2 = echo("same-zone-2", "10.244.3.21", "node-3", "r1", "z1", "");
+    static final Workload SAME_REGION = echo("same-region", "10.244.4.20", "node-4", "r1", "z2", "");
+    static final Workload FAR = echo("far", "10.244.5.20", "node-5", "r2", "z9", "");
+    static final Workload FAR_2 = echo("far-2", "10.244.6.20", "node-6", "", "", "");
+
+    static Workload echo(String name, String ip, String node, String region, String zone, String subzone) {
+        return placed(withServices(pod(name, "shop", ip, "echo"), Map.of(ECHO, Map.of(80, 8080))), node, region, zone,
+                subzone);
+    }
+
+    static Stream<Arguments> closeness() {
+        Service close = preferClose(ECHO_SVC);
+        return Stream.of(
+                Arguments.of("same node before anything else", close, CLOSE_CLIENT,
+                        List.of(SAME_NODE, SAME_SUBZONE, SAME_ZONE, SAME_REGION, FAR), Set.of("same-node")),
+                Arguments.of("same subzone when the node has none", close, CLOSE_CLIENT,
+                        List.of(SAME_SUBZONE, SAME_ZONE, SAME_REGION, FAR), Set.of("same-subzone")),
+                Arguments.of("same zone preferred, every endpoint of it", close, CLOSE_CLIENT,
+                        List.of(SAME_ZONE, SAME_ZONE_2, SAME_REGION, FAR, FAR_2), Set.of("same-zone", "same-zone-2")),
+                Arguments.of("falls back to the region when nothing in the zone is healthy", close, CLOSE_CLIENT,
+                        List.of(unhealthy(SAME_ZONE), SAME_REGION, FAR), Set.of("same-region")),
+                Arguments.of("falls back to any when nothing in the region is healthy", close, CLOSE_CLIENT,
+                        List.of(unhealthy(SAME_ZONE), unhealthy(SAME_REGION), FAR, FAR_2), Set.of("far", "far-2")),
+                Arguments.of("an unhealthy close endpoint is never chosen", close, CLOSE_CLIENT,
+                        List.of(unhealthy(SAME_NODE), SAME_SUBZONE, FAR), Set.of("same-subzone")),
+                Arguments.of("a close endpoint not serving the port is never chosen", close, CLOSE_CLIENT,
+                        List.of(withServices(SAME_NODE, Map.of(ECHO, Map.of(81, 8081))), SAME_REGION),
+                        Set.of("same-region")),
+                Arguments.of("absent labels compare equal: no subzone still shares a tier", close,
+                        placed(CLIENT, "node-1", "r1", "z1", ""), List.of(SAME_ZONE, SAME_ZONE_2, SAME_REGION),
+                        Set.of("same-zone-2")),
+                Arguments.of("ANY is unaffected by locality", ECHO_SVC, CLOSE_CLIENT,
+                        List.of(SAME_NODE, SAME_ZONE, FAR), Set.of("same-node", "same-zone", "far")),
+                Arguments.of("unknown source → any healthy endpoint", close, null,
+                        List.of(SAME_NODE, unhealthy(SAME_ZONE), FAR), Set.of("same-node", "far")),
+                Arguments.of("source without locality → any healthy endpoint", close, CLIENT,
+                        List.of(SAME_NODE, SAME_ZONE, FAR), Set.of("same-node", "same-zone", "far")));
+    }
+
+    /** Every endpoint some {@code pick} can reach: the eligible set, not just one draw from it. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("closeness")
+    void prefersClose(String name, Service svc, Workload source, List<Workload> endpoints, Set<String> eligible) {
+        List<Workload> workloads = new ArrayList<>(endpoints);
+        if (source != null) {
+            workloads.add(source);
+        }
+        ProxyState s = state(workloads, List.of(svc));
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < endpoints.size(); i++) {
+            int n = i;
+            Route r = OutboundRouter.route(s, source, at("10.96.0.20", 80), size -> n);
+            seen.add(((Route.Hbone) r).destination().name());
+        }
+        assertEquals(eligible, seen, name);
+    }
+
     @Test
     void serviceSubjectAltNamesAreAlsoExpected() {
         Service svc = new Service("echo", "shop", "echo.shop.svc.cluster.local", List.of(ip("10.96.0.20")), Map.of(80, 8080),
-                List.of(id("shop", "legacy")), null);
+                List.of(id("shop", "legacy")), null, Service.TrafficDistribution.ANY);
         Route r = OutboundRouter.route(state(List.of(CLIENT, ECHO_A), List.of(svc)), CLIENT, at("10.96.0.20", 80), n -> 0);
         assertEquals(Set.of(id("shop", "echo"), id("shop", "legacy")), ((Route.Hbone) r).expectedIdentities());
     }
