@@ -127,22 +127,33 @@ final class Analysis {
         List<Service> services = new ArrayList<>();
         List<GenericKubernetesResource> authorizationPolicies = new ArrayList<>();
         List<GenericKubernetesResource> peerAuthentications = new ArrayList<>();
+        List<io.fabric8.kubernetes.api.model.Node> nodes = new ArrayList<>();
+        List<io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice> slices = new ArrayList<>();
+        List<io.fabric8.kubernetes.api.model.ServiceAccount> accounts = new ArrayList<>();
+        List<GenericKubernetesResource> gateways = new ArrayList<>();
+        List<GenericKubernetesResource> routes = new ArrayList<>();
         for (HasMetadata o : objects) {
             switch (o) {
                 case Namespace n -> namespaces.add(n);
                 case Pod p -> pods.add(p);
                 case Service s -> services.add(s);
+                case io.fabric8.kubernetes.api.model.Node n -> nodes.add(n);
+                case io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice e -> slices.add(e);
+                case io.fabric8.kubernetes.api.model.ServiceAccount a -> accounts.add(a);
                 case GenericKubernetesResource g when "AuthorizationPolicy".equals(g.getKind()) ->
                         authorizationPolicies.add(g);
                 case GenericKubernetesResource g when "PeerAuthentication".equals(g.getKind()) ->
                         peerAuthentications.add(g);
+                case GenericKubernetesResource g when "Gateway".equals(g.getKind()) -> gateways.add(g);
+                case GenericKubernetesResource g when "HTTPRoute".equals(g.getKind()) -> routes.add(g);
                 default -> throw new IllegalArgumentException(o.getKind() + " " + key(o)
-                        + " (expected: a kind the model reads: Namespace, Pod, Service, AuthorizationPolicy,"
-                        + " PeerAuthentication)");
+                        + " (expected: a kind the model reads: " + Manifests.KINDS.stream().map(Manifests.Kind::kind)
+                                .collect(java.util.stream.Collectors.joining(", ")) + ")");
             }
         }
         return AmbientModel.build(new ModelInputs(namespaces, pods, services, authorizationPolicies,
-                peerAuthentications, settings.rootNamespace(), settings.trustDomain())).problems();
+                peerAuthentications, nodes, slices, accounts, gateways, routes, settings.rootNamespace(),
+                settings.trustDomain())).problems();
     }
 
     private static List<Problem> shown(List<Problem> problems, Settings settings) {

@@ -11,8 +11,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The objects the watcher's informers hold, listed once: Namespaces, Pods and Services, and the
- * policy CRDs through the watcher's own resource definitions. As in the watcher, a policy kind
+ * The objects the watcher's informers hold, listed once: Namespaces, Pods, Services, Nodes,
+ * EndpointSlices and ServiceAccounts, and the policy and Gateway API kinds through the watcher's
+ * own resource definitions. As in the watcher, a policy kind
  * the API server does not serve (CRD not installed, 404) counts as none, with a note; any other
  * failure is an error, since judging without a kind's objects could hide a problem.
  */
@@ -34,12 +35,15 @@ final class LiveObjects {
         objects.addAll(client.namespaces().list().getItems());
         objects.addAll(client.pods().inAnyNamespace().list().getItems());
         objects.addAll(client.services().inAnyNamespace().list().getItems());
+        objects.addAll(client.nodes().list().getItems());
+        objects.addAll(client.discovery().v1().endpointSlices().inAnyNamespace().list().getItems());
+        objects.addAll(client.serviceAccounts().inAnyNamespace().list().getItems());
         for (ResourceDefinitionContext crd : List.of(ClusterWatcher.AUTHORIZATION_POLICY,
-                ClusterWatcher.PEER_AUTHENTICATION)) {
+                ClusterWatcher.PEER_AUTHENTICATION, ClusterWatcher.GATEWAY, ClusterWatcher.HTTP_ROUTE)) {
             try {
                 for (GenericKubernetesResource r : client.genericKubernetesResources(crd).inAnyNamespace().list()
                         .getItems()) {
-                    // List items may come without kind; the two policy kinds are told apart by it.
+                    // List items may come without kind; the custom kinds are told apart by it.
                     r.setKind(crd.getKind());
                     r.setApiVersion(crd.getGroup() + "/" + crd.getVersion());
                     objects.add(r);

@@ -44,7 +44,13 @@ final class Manifests {
             new Kind("v1", "Pod", Pod.class, true),
             new Kind("v1", "Service", Service.class, true),
             new Kind("security.istio.io/v1", "AuthorizationPolicy", GenericKubernetesResource.class, true),
-            new Kind("security.istio.io/v1", "PeerAuthentication", GenericKubernetesResource.class, true));
+            new Kind("security.istio.io/v1", "PeerAuthentication", GenericKubernetesResource.class, true),
+            new Kind("v1", "Node", io.fabric8.kubernetes.api.model.Node.class, false),
+            new Kind("discovery.k8s.io/v1", "EndpointSlice",
+                    io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice.class, true),
+            new Kind("v1", "ServiceAccount", io.fabric8.kubernetes.api.model.ServiceAccount.class, true),
+            new Kind("gateway.networking.k8s.io/v1", "Gateway", GenericKubernetesResource.class, true),
+            new Kind("gateway.networking.k8s.io/v1", "HTTPRoute", GenericKubernetesResource.class, true));
 
     /** What one source gave: objects in document order, errors (the input is unusable), notes. */
     record Read(List<HasMetadata> objects, List<String> errors, List<String> notes) {

@@ -3,9 +3,11 @@ package dev.meshlite.istiod.model;
 import dev.meshlite.istiod.api.workload.v1.Authorization;
 import dev.meshlite.istiod.api.workload.v1.GatewayAddress;
 import dev.meshlite.istiod.api.workload.v1.HealthStatus;
+import dev.meshlite.istiod.api.workload.v1.Locality;
 import dev.meshlite.istiod.api.workload.v1.Port;
 import dev.meshlite.istiod.api.workload.v1.PortList;
 import dev.meshlite.istiod.api.workload.v1.Scope;
+import dev.meshlite.istiod.api.workload.v1.TrafficDistribution;
 import dev.meshlite.istiod.api.workload.v1.TunnelProtocol;
 import dev.meshlite.istiod.api.workload.v1.Workload;
 import io.fabric8.kubernetes.api.model.Container;
@@ -14,14 +16,19 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodIP;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPort;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -47,11 +54,21 @@ import java.util.TreeMap;
  *       ambient pod. Its target ports are resolved per pod into {@code Workload.services} (a named
  *       targetPort against the pod's container ports); the Service's own entry carries a numeric
  *       targetPort, or 0 when it is named (it differs per pod).</li>
+ *   <li>A Service without a selector gets its endpoints from its EndpointSlices (label
+ *       {@code kubernetes.io/service-name}): each endpoint whose targetRef is an ambient pod
+ *       serves the Service's ports through the slice's port of the same name.</li>
+ *   <li>Locality: a workload carries its node's {@code topology.kubernetes.io/region},
+ *       {@code topology.kubernetes.io/zone} and {@code topology.istio.io/subzone}. A Service with
+ *       {@code spec.trafficDistribution: PreferClose} (or the annotation
+ *       {@code networking.istio.io/traffic-distribution: PreferClose}) is sent as PREFER_CLOSE.</li>
  *   <li>Waypoints: {@code istio.io/use-waypoint=<name>} on a pod (for the workload) or a Service
  *       (for the service) overrides the namespace's; {@code none} opts out. The name resolves to
- *       the Service of that name in the same namespace (or {@code istio.io/use-waypoint-namespace})
- *       with HBONE port 15008 and identity {@code <td>/ns/<ns>/sa/<name>}; a missing one is
- *       reported and left unset.</li>
+ *       the Gateway of that name in the same namespace (or {@code istio.io/use-waypoint-namespace}),
+ *       which must be of class {@code istio-waypoint} ({@link GatewayApi} gives its address), else
+ *       to a Service of that name (a waypoint deployed without the Gateway API); HBONE port 15008
+ *       and identity {@code <td>/ns/<ns>/sa/<name>}. One that cannot be resolved is reported and
+ *       left unset.</li>
+ *   <li>Gateway API status: see {@link GatewayApi}; computed here, written by the leader.</li>
  *   <li>Authorization and PeerAuthentication: see {@link AuthorizationTranslator} and
  *       {@link PeerAuthenticationResolver}. A root-namespace policy with a selector applies to
  *       matching workloads in every namespace; elsewhere a selector only reaches its namespace.</li>
@@ -66,6 +83,12 @@ public final class AmbientModel {
     public static final String GATEWAY_NAME = "gateway.networking.k8s.io/gateway-name";
     public static final String CLUSTER_DOMAIN = "cluster.local";
     public static final int HBONE_PORT = 15008;
+    public static final String TRAFFIC_DISTRIBUTION = "networking.istio.io/traffic-distribution";
+    static final String PREFER_CLOSE = "PreferClose";
+    static final String SERVICE_NAME = "kubernetes.io/service-name";
+    static final String REGION = "topology.kubernetes.io/region";
+    static final String ZONE = "topology.kubernetes.io/zone";
+    static final String SUBZONE = "topology.istio.io/subzone";
 
     static boolean redirected(Pod pod) {
         var a = pod.getMetadata().getAnnotations();
@@ -83,6 +106,10 @@ public final class AmbientModel {
         in.namespaces().forEach(n -> namespaces.put(n.getMetadata().getName(), n));
         Map<String, Service> servicesByName = new HashMap<>();
         in.services().forEach(s -> servicesByName.put(key(s), s));
+        Map<String, Locality> localities = new HashMap<>();
+        in.nodes().forEach(n -> localities.put(n.getMetadata().getName(), locality(n)));
+        GatewayApi gatewayApi = new GatewayApi(in.gateways());
+        Waypoints waypoints = new Waypoints(servicesByName, gatewayApi, in.trustDomain(), reported);
 
         // Policies first: workloads list the selector policies that select them.
         record SelectorPolicy(String name, String namespace, Map<String, String> selector) {}
@@ -99,6 +126,7 @@ public final class AmbientModel {
                 }
             });
         }
+        unknownAccounts(authorizations.values(), in, problems);
         PeerAuthenticationResolver peerAuth = PeerAuthenticationResolver.of(sorted(in.peerAuthentications()),
                 in.rootNamespace(), problems);
 
@@ -112,9 +140,16 @@ public final class AmbientModel {
             }
         }
 
+        // Endpoints of selector-less Services, from their EndpointSlices: service key -> pod uid -> ports.
+        Map<String, Map<String, Map<String, Integer>>> sliced = slicedEndpoints(in.endpointSlices());
+        Set<String> ambientUids = new HashSet<>();
+        ambientPods.forEach(p -> ambientUids.add(p.getMetadata().getUid()));
+
         // Services: ClusterIP, and in an ambient namespace or selecting an ambient pod.
         Map<String, dev.meshlite.istiod.api.workload.v1.Service> services = new TreeMap<>();
         Map<String, List<Service>> selecting = new HashMap<>(); // by pod uid
+        Map<String, Map<Service, Map<String, Integer>>> slicePorts = new HashMap<>(); // by pod uid
+        Set<String> withWaypoint = new HashSet<>(); // "namespace/name" of Services sent with a waypoint
         for (Service s : sorted(in.services())) {
             String ns = s.getMetadata().getNamespace();
             String clusterIp = s.getSpec() == null ? null : s.getSpec().getClusterIP();
@@ -125,10 +160,18 @@ public final class AmbientModel {
             List<Pod> selected = selector == null || selector.isEmpty() ? List.of()
                     : ambientByNamespace.getOrDefault(ns, List.of()).stream()
                             .filter(p -> Selectors.matches(selector, p.getMetadata().getLabels())).toList();
-            if (!isAmbient(namespaces.get(ns)) && selected.isEmpty()) {
+            Map<String, Map<String, Integer>> fromSlices = selector == null || selector.isEmpty()
+                    ? sliced.getOrDefault(key(s), Map.of()) : Map.of();
+            boolean slicesAmbient = fromSlices.keySet().stream().anyMatch(ambientUids::contains);
+            if (!isAmbient(namespaces.get(ns)) && selected.isEmpty() && !slicesAmbient) {
                 continue;
             }
             selected.forEach(p -> selecting.computeIfAbsent(p.getMetadata().getUid(), k -> new ArrayList<>()).add(s));
+            fromSlices.forEach((uid, ports) -> {
+                if (ambientUids.contains(uid)) {
+                    slicePorts.computeIfAbsent(uid, k -> new java.util.LinkedHashMap<>()).put(s, ports);
+                }
+            });
             var svc = dev.meshlite.istiod.api.workload.v1.Service.newBuilder()
                     .setName(s.getMetadata().getName()).setNamespace(ns).setHostname(hostname(s));
             List<String> ips = s.getSpec().getClusterIPs();
@@ -139,8 +182,16 @@ public final class AmbientModel {
                         : target == null || target.getStrVal() == null ? p.getPort() : 0;
                 svc.addPorts(Port.newBuilder().setServicePort(p.getPort()).setTargetPort(numeric));
             }
-            waypoint(labels(s), labels(namespaces.get(ns)), "Service", ns, s.getMetadata().getName(), servicesByName,
-                    in.trustDomain(), reported).ifPresent(svc::setWaypoint);
+            waypoints.resolve(labels(s), labels(namespaces.get(ns)), "Service", ns, s.getMetadata().getName())
+                    .ifPresent(w -> {
+                        svc.setWaypoint(w);
+                        withWaypoint.add(key(s));
+                    });
+            String distribution = Optional.ofNullable(s.getSpec().getTrafficDistribution())
+                    .orElse(annotations(s).get(TRAFFIC_DISTRIBUTION));
+            if (PREFER_CLOSE.equals(distribution)) {
+                svc.setTrafficDistribution(TrafficDistribution.PREFER_CLOSE);
+            }
             services.put(ns + "/" + hostname(s), svc.build());
         }
 
@@ -170,8 +221,12 @@ public final class AmbientModel {
             if (labels.containsKey(GATEWAY_NAME)) {
                 w.setWaypointFor(ns + "/" + labels.get(GATEWAY_NAME));
             }
-            waypoint(labels, labels(namespaces.get(ns)), "Pod", ns, pod.getMetadata().getName(), servicesByName,
-                    in.trustDomain(), reported).ifPresent(w::setWaypoint);
+            waypoints.resolve(labels, labels(namespaces.get(ns)), "Pod", ns, pod.getMetadata().getName())
+                    .ifPresent(w::setWaypoint);
+            Locality locality = localities.get(pod.getSpec().getNodeName());
+            if (locality != null && !locality.equals(Locality.getDefaultInstance())) {
+                w.setLocality(locality);
+            }
             for (Service s : selecting.getOrDefault(pod.getMetadata().getUid(), List.of())) {
                 PortList.Builder ports = PortList.newBuilder();
                 for (ServicePort p : ports(s)) {
@@ -180,6 +235,16 @@ public final class AmbientModel {
                 }
                 w.putServices(s.getMetadata().getNamespace() + "/" + hostname(s), ports.build());
             }
+            slicePorts.getOrDefault(pod.getMetadata().getUid(), Map.of()).forEach((s, byName) -> {
+                PortList.Builder ports = PortList.newBuilder();
+                for (ServicePort p : ports(s)) {
+                    Integer target = byName.get(p.getName() == null ? "" : p.getName());
+                    if (target != null) {
+                        ports.addPorts(Port.newBuilder().setServicePort(p.getPort()).setTargetPort(target));
+                    }
+                }
+                w.putServices(s.getMetadata().getNamespace() + "/" + hostname(s), ports.build());
+            });
             for (SelectorPolicy sp : selectorPolicies) {
                 boolean inScope = sp.namespace().equals(ns) || sp.namespace().equals(in.rootNamespace());
                 if (inScope && Selectors.matches(sp.selector(), labels)) {
@@ -188,8 +253,88 @@ public final class AmbientModel {
             }
             workloads.put(pod.getMetadata().getUid(), w.build());
         }
+        List<GatewayStatus> statuses = new ArrayList<>(gatewayApi.gatewayStatuses(servicesByName));
+        for (GenericKubernetesResource route : sorted(in.httpRoutes())) {
+            gatewayApi.routeStatus(route, servicesByName, withWaypoint, problems).ifPresent(statuses::add);
+        }
         problems.addAll(reported);
-        return new AmbientSnapshot(workloads, services, authorizations, problems);
+        return new AmbientSnapshot(workloads, services, authorizations, problems, statuses);
+    }
+
+    /**
+     * An ALLOW or DENY that names a service account which does not exist matches no workload until
+     * it does: most often a typo that silently denies (ALLOW) or fails to deny (DENY). Reported,
+     * the policy still applied as written. Only accounts of our trust domain in namespaces that
+     * exist are judged, and only when service accounts are known at all (none listed: not read).
+     */
+    private static void unknownAccounts(java.util.Collection<dev.meshlite.istiod.api.workload.v1.Authorization> policies,
+            ModelInputs in, List<Problem> problems) {
+        if (in.serviceAccounts().isEmpty()) {
+            return;
+        }
+        Set<String> accounts = new HashSet<>();
+        in.serviceAccounts().forEach(a -> accounts.add(a.getMetadata().getNamespace() + "/" + a.getMetadata().getName()));
+        Set<String> namespaces = new HashSet<>();
+        in.namespaces().forEach(n -> namespaces.add(n.getMetadata().getName()));
+        String prefix = in.trustDomain() + "/ns/";
+        for (var a : policies) {
+            Set<String> named = new java.util.TreeSet<>();
+            for (var rule : a.getRulesList()) {
+                for (var clause : rule.getClausesList()) {
+                    for (var m : clause.getMatchesList()) {
+                        for (String p : m.getPrincipalsList()) {
+                            int sa = p.indexOf("/sa/");
+                            if (p.startsWith(prefix) && sa > prefix.length() && !p.contains("*")) {
+                                named.add(p.substring(prefix.length(), sa) + "/" + p.substring(sa + 4));
+                            }
+                        }
+                        m.getServiceAccountsList().stream().filter(x -> !x.contains("*")).forEach(named::add);
+                    }
+                }
+            }
+            for (String account : named) {
+                String ns = account.substring(0, account.indexOf('/'));
+                if (namespaces.contains(ns) && !accounts.contains(account)) {
+                    problems.add(new Problem("AuthorizationPolicy", a.getNamespace(), a.getName(), "spec.rules",
+                            "service account " + account + " does not exist (expected: an existing account); the "
+                                    + "rule naming it matches no workload until it does"));
+                }
+            }
+        }
+    }
+
+    public static Locality locality(Node node) {
+        Map<String, String> l = labels(node);
+        return Locality.newBuilder().setRegion(l.getOrDefault(REGION, "")).setZone(l.getOrDefault(ZONE, ""))
+                .setSubzone(l.getOrDefault(SUBZONE, "")).build();
+    }
+
+    /**
+     * Service key ("namespace/name") -> pod uid -> the slice's ports by name ("" when unnamed), for
+     * the endpoints of every slice that names its Service and its pod. TCP ports only.
+     */
+    private static Map<String, Map<String, Map<String, Integer>>> slicedEndpoints(List<EndpointSlice> slices) {
+        Map<String, Map<String, Map<String, Integer>>> out = new HashMap<>();
+        for (EndpointSlice slice : slices) {
+            String service = labels(slice).get(SERVICE_NAME);
+            if (service == null || slice.getEndpoints() == null) {
+                continue;
+            }
+            Map<String, Integer> ports = new HashMap<>();
+            for (EndpointPort p : slice.getPorts() == null ? List.<EndpointPort>of() : slice.getPorts()) {
+                if (p.getPort() != null && (p.getProtocol() == null || p.getProtocol().equals("TCP"))) {
+                    ports.put(p.getName() == null ? "" : p.getName(), p.getPort());
+                }
+            }
+            for (Endpoint e : slice.getEndpoints()) {
+                var ref = e.getTargetRef();
+                if (ref != null && "Pod".equals(ref.getKind()) && ref.getUid() != null) {
+                    out.computeIfAbsent(slice.getMetadata().getNamespace() + "/" + service, k -> new HashMap<>())
+                            .put(ref.getUid(), ports);
+                }
+            }
+        }
+        return out;
     }
 
     static boolean isAmbient(Namespace ns) {
@@ -280,34 +425,58 @@ public final class AmbientModel {
         return Optional.empty(); // as in Kubernetes: no endpoint for that port on this pod
     }
 
-    private static Optional<GatewayAddress> waypoint(Map<String, String> own, Map<String, String> namespace,
-            String kind, String ns, String name, Map<String, Service> services, String trustDomain,
+    /** Resolves {@code istio.io/use-waypoint}; reports what cannot be resolved. */
+    private record Waypoints(Map<String, Service> services, GatewayApi gatewayApi, String trustDomain,
             Set<Problem> reported) {
-        String value = own.get(USE_WAYPOINT);
-        String labelledKind = kind;
-        String labelledName = name;
-        Map<String, String> labelled = own;
-        if (value == null) {
-            value = namespace.get(USE_WAYPOINT);
-            labelledKind = "Namespace";
-            labelledName = ns;
-            labelled = namespace;
+
+        Optional<GatewayAddress> resolve(Map<String, String> own, Map<String, String> namespace, String kind,
+                String ns, String name) {
+            String value = own.get(USE_WAYPOINT);
+            String labelledKind = kind;
+            String labelledName = name;
+            Map<String, String> labelled = own;
+            if (value == null) {
+                value = namespace.get(USE_WAYPOINT);
+                labelledKind = "Namespace";
+                labelledName = ns;
+                labelled = namespace;
+            }
+            if (value == null || value.isEmpty() || value.equals(NONE)) {
+                return Optional.empty();
+            }
+            String waypointNs = labelled.getOrDefault(USE_WAYPOINT_NAMESPACE, ns);
+            String field = "metadata.labels[" + USE_WAYPOINT + "]";
+            String where = labelledKind.equals("Namespace") ? "" : ns;
+            Optional<GenericKubernetesResource> gateway = gatewayApi.gateway(waypointNs, value);
+            String ip;
+            if (gateway.isPresent()) {
+                if (!GatewayApi.isWaypoint(gateway.get())) {
+                    reported.add(new Problem(labelledKind, where, labelledName, field, "Gateway " + waypointNs + "/"
+                            + value + " has class '" + GatewayApi.className(gateway.get()) + "' (expected: "
+                            + GatewayApi.WAYPOINT_CLASS + "); traffic goes without a waypoint"));
+                    return Optional.empty();
+                }
+                ip = GatewayApi.address(gateway.get(), services).orElse(null);
+                if (ip == null) {
+                    reported.add(new Problem(labelledKind, where, labelledName, field, "waypoint Gateway " + waypointNs
+                            + "/" + value + " has no address yet (expected: its Service " + value
+                            + " with a ClusterIP, or an IP in spec.addresses); traffic goes without a waypoint"));
+                    return Optional.empty();
+                }
+            } else {
+                Service w = services.get(waypointNs + "/" + value);
+                ip = w == null || w.getSpec() == null ? null : w.getSpec().getClusterIP();
+                if (ip == null || ip.isEmpty() || ip.equals("None")) {
+                    reported.add(new Problem(labelledKind, where, labelledName, field, "waypoint " + waypointNs + "/"
+                            + value + (w == null ? " not found" : " has no ClusterIP")
+                            + " (expected: a Gateway of class " + GatewayApi.WAYPOINT_CLASS
+                            + " or a waypoint Service with a ClusterIP); traffic goes without a waypoint"));
+                    return Optional.empty();
+                }
+            }
+            return Optional.of(GatewayAddress.newBuilder().setAddress(ip).setHbonePort(HBONE_PORT)
+                    .setIdentity("spiffe://" + trustDomain + "/ns/" + waypointNs + "/sa/" + value).build());
         }
-        if (value == null || value.isEmpty() || value.equals(NONE)) {
-            return Optional.empty();
-        }
-        String waypointNs = labelled.getOrDefault(USE_WAYPOINT_NAMESPACE, ns);
-        Service w = services.get(waypointNs + "/" + value);
-        String ip = w == null || w.getSpec() == null ? null : w.getSpec().getClusterIP();
-        if (ip == null || ip.isEmpty() || ip.equals("None")) {
-            reported.add(new Problem(labelledKind, labelledKind.equals("Namespace") ? "" : ns, labelledName,
-                    "metadata.labels[" + USE_WAYPOINT + "]", "waypoint Service " + waypointNs + "/" + value
-                            + (w == null ? " not found" : " has no ClusterIP")
-                            + " (expected: a waypoint Service with a ClusterIP); traffic goes without a waypoint"));
-            return Optional.empty();
-        }
-        return Optional.of(GatewayAddress.newBuilder().setAddress(ip).setHbonePort(HBONE_PORT)
-                .setIdentity("spiffe://" + trustDomain + "/ns/" + waypointNs + "/sa/" + value).build());
     }
 
     static String hostname(Service s) {
@@ -330,7 +499,14 @@ public final class AmbientModel {
         return fallback;
     }
 
-    static Map<String, String> labels(HasMetadata o) {
+    static Map<String, String> annotations(HasMetadata o) {
+        if (o == null || o.getMetadata() == null || o.getMetadata().getAnnotations() == null) {
+            return Map.of();
+        }
+        return o.getMetadata().getAnnotations();
+    }
+
+    public static Map<String, String> labels(HasMetadata o) {
         if (o == null || o.getMetadata() == null || o.getMetadata().getLabels() == null) {
             return Map.of();
         }

@@ -9,8 +9,11 @@ import dev.meshlite.istiod.xds.XdsSnapshot;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
@@ -25,6 +28,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
@@ -32,6 +36,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiPredicate;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,10 +47,16 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Rules:
  * <ul>
- *   <li>Nothing is published before Namespaces, Pods and Services have synced, nor before each
- *       policy informer has either synced or failed once (its CRD may be absent: it then counts as
+ *   <li>Nothing is published before Namespaces, Pods, Services, Nodes, EndpointSlices and
+ *       ServiceAccounts have synced, nor before each custom-resource informer (policies, Gateways,
+ *       HTTPRoutes) has either synced or failed once (its CRD may be absent: it then counts as
  *       empty and keeps retrying). Publishing a policy-less view while policies exist but were not
  *       read yet would open the mesh for a moment.</li>
+ *   <li>Objects that change often for reasons the model ignores do not cause rebuilds: a Node
+ *       only when its topology labels change, an EndpointSlice only when it belongs to a Service
+ *       without selector, a ServiceAccount only when it comes or goes.</li>
+ *   <li>The leader writes the status the model owes to waypoint Gateways and HTTPRoutes
+ *       ({@link GatewayStatusWriter}), after each push, only where it differs.</li>
  *   <li>Changes are debounced ({@link Debounce}: 100 ms quiet, at most 1 s); rebuilds run on one
  *       thread of their own, never on an informer's.</li>
  *   <li>Each problem is logged once when it appears (and once when it is gone), counted in
@@ -67,6 +78,12 @@ public final class ClusterWatcher implements AutoCloseable {
     public static final ResourceDefinitionContext PEER_AUTHENTICATION = new ResourceDefinitionContext.Builder()
             .withGroup("security.istio.io").withVersion("v1").withKind("PeerAuthentication")
             .withPlural("peerauthentications").withNamespaced(true).build();
+    public static final ResourceDefinitionContext GATEWAY = new ResourceDefinitionContext.Builder()
+            .withGroup("gateway.networking.k8s.io").withVersion("v1").withKind("Gateway")
+            .withPlural("gateways").withNamespaced(true).build();
+    public static final ResourceDefinitionContext HTTP_ROUTE = new ResourceDefinitionContext.Builder()
+            .withGroup("gateway.networking.k8s.io").withVersion("v1").withKind("HTTPRoute")
+            .withPlural("httproutes").withNamespaced(true).build();
 
     /** Settings, built once. */
     public record Options(String rootNamespace, String trustDomain, Duration quiet, Duration maxDelay,
@@ -87,6 +104,7 @@ public final class ClusterWatcher implements AutoCloseable {
     private final Counter rebuildCount;
     private final Leadership leadership;
     private final ProblemEvents events;
+    private final GatewayStatusWriter statusWriter;
     private final Leadership.Listener catchUp = new Leadership.Listener() {
         @Override
         public void gained() {
@@ -104,8 +122,12 @@ public final class ClusterWatcher implements AutoCloseable {
     private SharedIndexInformer<Service> services;
     private SharedIndexInformer<GenericKubernetesResource> authorizationPolicies;
     private SharedIndexInformer<GenericKubernetesResource> peerAuthentications;
-    private final CompletableFuture<Void> authorizationPoliciesSeen = new CompletableFuture<>();
-    private final CompletableFuture<Void> peerAuthenticationsSeen = new CompletableFuture<>();
+    private SharedIndexInformer<Node> nodes;
+    private SharedIndexInformer<EndpointSlice> endpointSlices;
+    private SharedIndexInformer<ServiceAccount> serviceAccounts;
+    private SharedIndexInformer<GenericKubernetesResource> gateways;
+    private SharedIndexInformer<GenericKubernetesResource> httpRoutes;
+    private final List<CompletableFuture<Void>> customSeen = new ArrayList<>();
 
     // Rebuild-thread state.
     private Instant firstChange;
@@ -127,6 +149,7 @@ public final class ClusterWatcher implements AutoCloseable {
         this.client = client;
         this.leadership = leadership;
         this.events = new ProblemEvents(client, leadership);
+        this.statusWriter = new GatewayStatusWriter(client, clock);
         this.options = options;
         this.publish = publish;
         this.clock = clock;
@@ -150,21 +173,23 @@ public final class ClusterWatcher implements AutoCloseable {
 
     /** Starts the informers, waits for their first sync, publishes the first snapshot. */
     public void start() throws Exception {
-        namespaces = core(client.namespaces().runnableInformer(0));
-        pods = core(client.pods().inAnyNamespace().runnableInformer(0));
-        services = core(client.services().inAnyNamespace().runnableInformer(0));
-        authorizationPolicies = policy(client.genericKubernetesResources(AUTHORIZATION_POLICY).inAnyNamespace()
-                .runnableInformer(0), authorizationPoliciesSeen, "AuthorizationPolicy");
-        peerAuthentications = policy(client.genericKubernetesResources(PEER_AUTHENTICATION).inAnyNamespace()
-                .runnableInformer(0), peerAuthenticationsSeen, "PeerAuthentication");
+        namespaces = core(client.namespaces().runnableInformer(0), (a, b) -> true);
+        pods = core(client.pods().inAnyNamespace().runnableInformer(0), (a, b) -> true);
+        services = core(client.services().inAnyNamespace().runnableInformer(0), (a, b) -> true);
+        nodes = core(client.nodes().runnableInformer(0),
+                (a, b) -> !AmbientModel.locality(a).equals(AmbientModel.locality(b)));
+        endpointSlices = core(client.discovery().v1().endpointSlices().inAnyNamespace().runnableInformer(0),
+                (a, b) -> withoutSelector(a) || withoutSelector(b));
+        serviceAccounts = core(client.serviceAccounts().inAnyNamespace().runnableInformer(0), (a, b) -> false);
+        authorizationPolicies = custom(AUTHORIZATION_POLICY);
+        peerAuthentications = custom(PEER_AUTHENTICATION);
+        gateways = custom(GATEWAY);
+        httpRoutes = custom(HTTP_ROUTE);
         List<CompletableFuture<Void>> synced = new ArrayList<>();
-        for (SharedIndexInformer<?> i : List.of(namespaces, pods, services)) {
+        for (SharedIndexInformer<?> i : List.of(namespaces, pods, services, nodes, endpointSlices, serviceAccounts)) {
             synced.add(i.start().toCompletableFuture());
         }
-        authorizationPolicies.start().whenComplete((v, t) -> authorizationPoliciesSeen.complete(null));
-        peerAuthentications.start().whenComplete((v, t) -> peerAuthenticationsSeen.complete(null));
-        synced.add(authorizationPoliciesSeen);
-        synced.add(peerAuthenticationsSeen);
+        synced.addAll(customSeen);
         CompletableFuture.allOf(synced.toArray(CompletableFuture[]::new))
                 .get(options.syncTimeout().toMillis(), TimeUnit.MILLISECONDS);
         rebuilds.submit(() -> {
@@ -176,33 +201,62 @@ public final class ClusterWatcher implements AutoCloseable {
         }
     }
 
-    private <T extends HasMetadata> SharedIndexInformer<T> core(SharedIndexInformer<T> informer) {
+    /** @param matters whether an update (old, new) can change the model; adds and deletes always can */
+    private <T extends HasMetadata> SharedIndexInformer<T> core(SharedIndexInformer<T> informer,
+            BiPredicate<T, T> matters) {
         // Keep retrying whatever happens: the API server may restart under us.
         informer.exceptionHandler((started, t) -> {
             log.warn("watch of {} failed (retrying): {}", informer.getApiTypeClass().getSimpleName(), t.toString());
             return true;
         });
-        informer.addEventHandler(new Changes<>());
+        informer.addEventHandler(new Changes<>(matters));
         informers.add(informer);
         return informer;
     }
 
-    private SharedIndexInformer<GenericKubernetesResource> policy(SharedIndexInformer<GenericKubernetesResource> informer,
-            CompletableFuture<Void> seen, String kind) {
+    /** A custom resource's informer: its CRD may be missing (then it counts as none, retrying). */
+    private SharedIndexInformer<GenericKubernetesResource> custom(ResourceDefinitionContext crd) {
+        CompletableFuture<Void> seen = new CompletableFuture<>();
+        SharedIndexInformer<GenericKubernetesResource> informer = client.genericKubernetesResources(crd)
+                .inAnyNamespace().runnableInformer(0);
         informer.exceptionHandler((started, t) -> {
             if (!started && !seen.isDone()) {
-                log.warn("cannot list {} (is its CRD installed? counted as none, retrying): {}", kind, t.toString());
+                log.warn("cannot list {} (is its CRD installed? counted as none, retrying): {}", crd.getKind(),
+                        t.toString());
                 seen.complete(null);
             }
             return true;
         });
-        informer.addEventHandler(new Changes<>());
+        // Our own status writes come back as updates: only a change of spec, labels or presence matters.
+        informer.addEventHandler(new Changes<GenericKubernetesResource>((a, b) -> !Objects.equals(
+                a.getAdditionalProperties().get("spec"), b.getAdditionalProperties().get("spec"))
+                || !Objects.equals(a.getMetadata().getLabels(), b.getMetadata().getLabels())
+                || !Objects.equals(a.getMetadata().getDeletionTimestamp(), b.getMetadata().getDeletionTimestamp())));
         informers.add(informer);
+        informer.start().whenComplete((v, t) -> seen.complete(null));
+        customSeen.add(seen);
         return informer;
     }
 
-    /** Any change: schedule a rebuild. */
+    /** An EndpointSlice of a Service that has no selector (the only slices the model reads). */
+    private boolean withoutSelector(EndpointSlice slice) {
+        String service = AmbientModel.labels(slice).get("kubernetes.io/service-name");
+        if (service == null || services == null) {
+            return false;
+        }
+        Service s = services.getStore().getByKey(slice.getMetadata().getNamespace() + "/" + service);
+        return s == null || s.getSpec() == null || s.getSpec().getSelector() == null
+                || s.getSpec().getSelector().isEmpty();
+    }
+
+    /** A change: schedule a rebuild, unless it is an update the model ignores. */
     private final class Changes<T> implements ResourceEventHandler<T> {
+        private final BiPredicate<T, T> matters;
+
+        Changes(BiPredicate<T, T> matters) {
+            this.matters = matters;
+        }
+
         @Override
         public void onAdd(T obj) {
             changed();
@@ -210,7 +264,9 @@ public final class ClusterWatcher implements AutoCloseable {
 
         @Override
         public void onUpdate(T oldObj, T newObj) {
-            changed();
+            if (matters.test(oldObj, newObj)) {
+                changed();
+            }
         }
 
         @Override
@@ -257,7 +313,9 @@ public final class ClusterWatcher implements AutoCloseable {
         try {
             ModelInputs inputs = new ModelInputs(namespaces.getStore().list(), pods.getStore().list(),
                     services.getStore().list(), authorizationPolicies.getStore().list(),
-                    peerAuthentications.getStore().list(), options.rootNamespace(), options.trustDomain());
+                    peerAuthentications.getStore().list(), nodes.getStore().list(), endpointSlices.getStore().list(),
+                    serviceAccounts.getStore().list(), gateways.getStore().list(), httpRoutes.getStore().list(),
+                    options.rootNamespace(), options.trustDomain());
             AmbientSnapshot snapshot = AmbientModel.build(inputs);
             latest = snapshot;
             version++;
@@ -268,6 +326,9 @@ public final class ClusterWatcher implements AutoCloseable {
             // replica started (a previous leader may have raised them): raiseStandingProblems.
             if (options.events() && version > 1 && leadership.isLeader()) {
                 fresh.forEach(p -> events.raise(p, storeFor(p.kind())));
+            }
+            if (options.events() && leadership.isLeader()) {
+                statusWriter.write(snapshot.statuses(), gateways.getStore(), httpRoutes.getStore());
             }
             log.debug("model v{}: {} workloads, {} services, {} authorizations, {} problems", version,
                     snapshot.workloads().size(), snapshot.services().size(), snapshot.authorizations().size(),
@@ -317,6 +378,8 @@ public final class ClusterWatcher implements AutoCloseable {
             case "Namespace" -> namespaces.getStore().list();
             case "Service" -> services.getStore().list();
             case "Pod" -> pods.getStore().list();
+            case "HTTPRoute" -> httpRoutes.getStore().list();
+            case "Gateway" -> gateways.getStore().list();
             default -> List.of();
         };
     }

@@ -95,7 +95,7 @@ class AnalysisTest {
                 Arguments.of("waypoint label without its Service: reported on the Namespace, no slash",
                         SHOP.replace("istio.io/dataplane-mode: ambient", "istio.io/dataplane-mode: ambient,"
                                 + " istio.io/use-waypoint: wp"),
-                        List.of("Namespace shop: metadata.labels[istio.io/use-waypoint]: waypoint Service shop/wp"
+                        List.of("Namespace shop: metadata.labels[istio.io/use-waypoint]: waypoint shop/wp"
                                 + " not found")),
                 Arguments.of("waypoint Service in the same files: it gets a ClusterIP on apply, no problem",
                         SHOP.replace("istio.io/dataplane-mode: ambient", "istio.io/dataplane-mode: ambient,"
@@ -171,11 +171,11 @@ class AnalysisTest {
                         kind: Deployment
                         metadata: {name: d}
                         ---
-                        apiVersion: gateway.networking.k8s.io/v1
-                        kind: HTTPRoute
+                        apiVersion: v1
+                        kind: ConfigMap
                         metadata: {name: r}
                         """, List.of(), List.of("f.yaml: document 1 (line 1): apps/v1 Deployment d skipped",
-                        "f.yaml: document 2 (line 5): gateway.networking.k8s.io/v1 HTTPRoute r skipped")),
+                        "f.yaml: document 2 (line 5): v1 ConfigMap r skipped")),
                 Arguments.of("List: items numbered", """
                         apiVersion: v1
                         kind: List

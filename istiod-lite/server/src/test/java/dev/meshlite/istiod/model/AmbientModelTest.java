@@ -172,8 +172,8 @@ class AmbientModelTest {
                 List.of(), List.of());
         assertFalse(s.workloads().get("a-uid").hasWaypoint());
         assertEquals(List.of(new Problem("Namespace", "", "shop", "metadata.labels[istio.io/use-waypoint]",
-                "waypoint Service shop/gone not found (expected: a waypoint Service with a ClusterIP);"
-                        + " traffic goes without a waypoint")), s.problems());
+                "waypoint shop/gone not found (expected: a Gateway of class istio-waypoint or a waypoint Service"
+                        + " with a ClusterIP); traffic goes without a waypoint")), s.problems());
     }
 
     @Test

@@ -265,6 +265,91 @@ class AmbientDiscoveryIT {
     }
 
     @Test
+    void nodeTopologyAndWaypointGatewaysReachTheClientAndTheLeaderWritesGatewayApiStatus() {
+        ambient("shop", true);
+        Await.until(() -> proxy.workloads().containsKey("cart-1"), () -> "pod in client state");
+        cluster.client().nodes().resource(new io.fabric8.kubernetes.api.model.NodeBuilder().withNewMetadata()
+                .withName("node-a").addToLabels("topology.kubernetes.io/region", "eu")
+                .addToLabels("topology.kubernetes.io/zone", "eu-1").endMetadata().build()).create();
+        Await.until(() -> proxy.workloads().get("cart-1").getLocality().getZone().equals("eu-1"),
+                () -> "locality from the node: " + proxy.workloads().get("cart-1"));
+
+        // A waypoint Gateway and its Service; the namespace sends its traffic through it.
+        cluster.client().services().inNamespace("shop").resource(new io.fabric8.kubernetes.api.model.ServiceBuilder()
+                .withNewMetadata().withNamespace("shop").withName("wp").endMetadata().withNewSpec()
+                .withClusterIP("10.96.7.7").addNewPort().withPort(15008).endPort().endSpec().build()).create();
+        cluster.client().services().inNamespace("shop").resource(new io.fabric8.kubernetes.api.model.ServiceBuilder()
+                .withNewMetadata().withNamespace("shop").withName("ledger").addToLabels(AmbientModel.USE_WAYPOINT, "none")
+                .endMetadata().withNewSpec().withClusterIP("10.96.7.8").addToSelector("app", "ledger").addNewPort()
+                .withPort(80).endPort().endSpec().build()).create();
+        create(ClusterWatcher.GATEWAY, """
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: Gateway
+                metadata: {namespace: shop, name: wp}
+                spec:
+                  gatewayClassName: istio-waypoint
+                  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+                """);
+        cluster.client().namespaces().withName("shop").edit(n -> {
+            n.getMetadata().getLabels().put(AmbientModel.USE_WAYPOINT, "wp");
+            return n;
+        });
+        Await.until(() -> proxy.workloads().get("cart-1").getWaypoint().getAddress().equals("10.96.7.7"),
+                () -> "waypoint from the Gateway: " + proxy.workloads().get("cart-1"));
+        Await.until(() -> "True".equals(condition(status(ClusterWatcher.GATEWAY, "wp"), "Programmed").get("status")),
+                () -> "Gateway programmed: " + status(ClusterWatcher.GATEWAY, "wp"));
+        assertEquals(List.of(Map.of("type", "IPAddress", "value", "10.96.7.7")),
+                status(ClusterWatcher.GATEWAY, "wp").get("addresses"));
+
+        // A route on a Service that opted out of the waypoint: refused in its status, and reported.
+        create(ClusterWatcher.HTTP_ROUTE, """
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: HTTPRoute
+                metadata: {namespace: shop, name: to-ledger}
+                spec:
+                  parentRefs: [{group: "", kind: Service, name: ledger}]
+                  rules: [{backendRefs: [{name: ledger, port: 80}]}]
+                """);
+        Await.until(() -> status(ClusterWatcher.HTTP_ROUTE, "to-ledger").get("parents") instanceof List<?> l
+                && !l.isEmpty(), () -> "route status: " + status(ClusterWatcher.HTTP_ROUTE, "to-ledger"));
+        Map<?, ?> parent = (Map<?, ?>) ((List<?>) status(ClusterWatcher.HTTP_ROUTE, "to-ledger").get("parents")).getFirst();
+        assertEquals("meshlite.dev/mesh-controller", parent.get("controllerName"));
+        Map<?, ?> accepted = ((List<?>) parent.get("conditions")).stream().map(c -> (Map<?, ?>) c)
+                .filter(c -> c.get("type").equals("Accepted")).findFirst().orElseThrow();
+        assertEquals(List.of("False", "NoWaypoint"), List.of(accepted.get("status"), accepted.get("reason")));
+        Await.until(() -> cluster.client().v1().events().inNamespace("shop").list().getItems().stream()
+                .anyMatch(e -> e.getInvolvedObject().getName().equals("to-ledger")), () -> "a Warning event on the route");
+
+        // Statuses are written once: another rebuild leaves them as they are.
+        String version = resourceVersion(ClusterWatcher.GATEWAY, "wp");
+        pod("shop", "cart-2", "10.0.0.2", true);
+        Await.until(() -> proxy.workloads().containsKey("cart-2"), () -> "another change pushed");
+        assertEquals(version, resourceVersion(ClusterWatcher.GATEWAY, "wp"), "an unchanged status is not rewritten");
+    }
+
+    void create(io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext kind, String yaml) {
+        GenericKubernetesResource r = Serialization.unmarshal(yaml, GenericKubernetesResource.class);
+        cluster.client().genericKubernetesResources(kind).inNamespace(r.getMetadata().getNamespace()).resource(r)
+                .create();
+    }
+
+    Map<?, ?> status(io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext kind, String name) {
+        GenericKubernetesResource r = cluster.client().genericKubernetesResources(kind).inNamespace("shop")
+                .withName(name).get();
+        return r == null || !(r.getAdditionalProperties().get("status") instanceof Map<?, ?> m) ? Map.of() : m;
+    }
+
+    String resourceVersion(io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext kind, String name) {
+        return cluster.client().genericKubernetesResources(kind).inNamespace("shop").withName(name).get().getMetadata()
+                .getResourceVersion();
+    }
+
+    static Map<?, ?> condition(Map<?, ?> status, String type) {
+        return status.get("conditions") instanceof List<?> l ? l.stream().map(c -> (Map<?, ?>) c)
+                .filter(c -> type.equals(c.get("type"))).findFirst().orElse(Map.of()) : Map.of();
+    }
+
+    @Test
     void aRejectedPushKeepsThePreviousStateAndIsCounted() {
         ambient("shop", true);
         Await.until(() -> proxy.workloads().containsKey("cart-1"), () -> "pod in client state");
