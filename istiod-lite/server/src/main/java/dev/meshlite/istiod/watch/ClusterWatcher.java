@@ -227,10 +227,12 @@ public final class ClusterWatcher implements AutoCloseable {
             }
             return true;
         });
-        // Our own status writes come back as updates: only a change of spec, labels or presence matters.
+        // Our own status writes come back as updates: only a change of spec, labels, annotations
+        // or presence matters.
         informer.addEventHandler(new Changes<GenericKubernetesResource>((a, b) -> !Objects.equals(
                 a.getAdditionalProperties().get("spec"), b.getAdditionalProperties().get("spec"))
                 || !Objects.equals(a.getMetadata().getLabels(), b.getMetadata().getLabels())
+                || !Objects.equals(a.getMetadata().getAnnotations(), b.getMetadata().getAnnotations())
                 || !Objects.equals(a.getMetadata().getDeletionTimestamp(), b.getMetadata().getDeletionTimestamp())));
         informers.add(informer);
         informer.start().whenComplete((v, t) -> seen.complete(null));
@@ -360,7 +362,8 @@ public final class ClusterWatcher implements AutoCloseable {
 
     /**
      * On the rebuild thread, once this replica leads (at start, or after gaining leadership):
-     * Events for the standing problems that have none, leaving those a predecessor wrote be.
+     * Events for the standing problems that have none, leaving those a predecessor wrote be, and
+     * the Gateway API status owed.
      */
     private void raiseStandingProblems() {
         if (!ready || !leadership.isLeader()) {
@@ -369,6 +372,9 @@ public final class ClusterWatcher implements AutoCloseable {
         for (Problem p : latest.problems()) {
             events.raiseIfAbsent(p, storeFor(p.kind()));
         }
+        // Status: what a predecessor wrote is left as is (equal); what went unwritten while
+        // nobody led is written now.
+        statusWriter.write(latest.statuses(), gateways.getStore(), httpRoutes.getStore());
     }
 
     private List<? extends HasMetadata> storeFor(String kind) {
