@@ -10,11 +10,14 @@ import java.util.List;
  * per rule (a spawn from the JVM plus {@code nsenter} cost more than the tools themselves).
  *
  * <p>Applying stays idempotent the way it was: the rules come from {@link InpodRules} unchanged
- * (the golden text, which declares and so flushes our own chains), and every jump, the routing
- * rule and the route are added only when the namespace does not hold them yet, as read in the
- * same script ({@code iptables-save} once, {@code ip rule show}, {@code ip route show table}).
- * The missing jumps go into the same {@code iptables-restore} as the chains, as extra table
- * sections after the golden ones. Removing ignores what is not there.
+ * (the golden text, which declares and so flushes our own chains), and every jump is added only
+ * when the namespace does not hold it yet, as read in the same script ({@code iptables-save}
+ * once); the missing jumps go into the same {@code iptables-restore} as the chains, as extra
+ * table sections after the golden ones. The route is replaced and the routing rule added in one
+ * {@code ip -batch}; the kernel refuses a second copy of the rule, and only then is
+ * {@code ip rule show} read. A fresh namespace costs {@code nsenter}, {@code sh},
+ * {@code iptables-save}, {@code iptables-restore} and one {@code ip}. Removing ignores what is
+ * not there.
  */
 final class CaptureScript {
 
@@ -44,13 +47,18 @@ final class CaptureScript {
         } else {
             s.append("printf '%s' ").append(quote(InpodRules.nftables(c))).append(" | nft -f -\n");
         }
+        // One `ip` for both: the route first ("replace" is idempotent; a table nobody looks up yet
+        // is harmless), then the rule, which the kernel refuses as a duplicate (EEXIST). Only
+        // then, on a re-apply, a second `ip` reads the rules to tell "already there" from a failure.
         List<List<String>> routes = InpodRules.routes(c);
+        List<String> route = new java.util.ArrayList<>(routes.get(1));
+        route.set(route.indexOf("add"), "replace");
         String table = Integer.toString(c.routeTable());
-        s.append("case \"$(ip -4 rule show)\" in *").append(quote("lookup " + table)).append("*) ;; *) ")
-                .append(command("ip", routes.get(0))).append(" ;; esac\n");
-        // "show table N" fails while the table does not exist yet: the same as empty
-        s.append("if [ -z \"$(ip -4 route show table ").append(table).append(" 2>/dev/null || :)\" ]; then ")
-                .append(command("ip", routes.get(1))).append("; fi\n");
+        s.append("if ! printf '%s\\n' ").append(quote(batchLine(route))).append(' ').append(quote(batchLine(routes.get(0))))
+                .append(" | ip -4 -batch - 2>/dev/null; then\n")
+                .append("  case \"$(ip -4 rule show)\" in *").append(quote("lookup " + table)).append("*) ;; *) ")
+                .append(command("ip", routes.get(0))).append(" ;; esac\n")
+                .append("fi\n");
         return s.toString();
     }
 
@@ -75,6 +83,14 @@ final class CaptureScript {
             s.append(command("ip", r)).append(" 2>/dev/null\n");
         }
         return s.append("exit 0\n").toString();
+    }
+
+    /** A line of {@code ip -4 -batch}: the command's arguments without the "-4" the batch already has. */
+    private static String batchLine(List<String> args) {
+        if (!args.getFirst().equals("-4")) {
+            throw new IllegalArgumentException("not an IPv4 ip command: " + args);
+        }
+        return String.join(" ", args.subList(1, args.size()));
     }
 
     private static String command(String tool, List<String> args) {

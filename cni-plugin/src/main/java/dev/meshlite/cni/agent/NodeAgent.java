@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -225,7 +226,7 @@ public final class NodeAgent implements AutoCloseable {
                 leaving.add(new Target(pod, netns.get(), ip));
             }
         }
-        List<Target> taken = enroll(joining);
+        long started = System.nanoTime();
         unenroll(leaving);
         // A captured pod that is gone leaves nothing behind on the node: its netns went with it,
         // and its probe SNAT goes with the sync below (the IP may come back for another pod).
@@ -237,9 +238,10 @@ public final class NodeAgent implements AutoCloseable {
             removeFromZtunnel(e.getKey());
             return true;
         });
-        // The probe bypass of every pod captured or to be captured here: what this agent captured,
-        // and the pods it wants (a pod an earlier agent enrolled keeps its bypass while it is
-        // re-enrolled). A bypass ahead of the rules is harmless; rules without it fail probes.
+        // The probe bypass of every pod captured or to be captured here, before any of them is:
+        // what this agent captured, and the pods it wants (a pod an earlier agent enrolled keeps
+        // its bypass while it is re-enrolled). A bypass ahead of the rules is harmless; rules
+        // without it fail probes.
         Set<String> bypass = new HashSet<>(captured.values());
         bypass.addAll(wantedIps);
         try {
@@ -247,9 +249,13 @@ public final class NodeAgent implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("probe bypass: {} (will retry)", e.getMessage());
             retryLater();
-            return; // no annotation before the bypass: the next pass enrolls these pods again
+            return; // nothing enrolled without its bypass: the next pass enrolls these pods
         }
-        announce(taken);
+        enroll(joining);
+        if (!joining.isEmpty() || !leaving.isEmpty()) {
+            LOG.info("pass: {} pod(s) to enroll, {} to remove, done in {} ms", joining.size(), leaving.size(),
+                    (System.nanoTime() - started) / 1_000_000);
+        }
     }
 
     private void retryLater() {
@@ -257,51 +263,40 @@ public final class NodeAgent implements AutoCloseable {
     }
 
     /**
-     * Order matters for traffic already flowing: ztunnel's listeners first (the hand-off), then
-     * the rules that send traffic to them, then the probe bypass, then the annotation that tells
-     * istiod-lite the pod now speaks HBONE. Per pod that order holds; across pods the rule work
-     * runs on {@link #ruleWork} while the worker hands the next pod over (hand-offs are one at a
-     * time on the socket anyway). Returns the pods captured and taken by ztunnel, to announce
-     * once the probe bypass is in.
+     * Order matters for traffic already flowing: the probe bypass (for the whole pass, before
+     * this), then ztunnel's listeners (the hand-off), then the rules that send traffic to them,
+     * then the annotation that tells istiod-lite the pod now speaks HBONE. Per pod that order
+     * holds; across pods, each pod's rules and then its annotation run on {@link #ruleWork} while
+     * the worker hands the next pod over (hand-offs are one at a time on the socket anyway), so
+     * the first pods are announced while later ones are still being handed over.
      */
-    private List<Target> enroll(List<Target> joining) {
-        record Started(Target t, boolean taken, Future<?> rules) {
+    private void enroll(List<Target> joining) {
+        record Started(Target t, boolean taken, Future<?> work) {
         }
         List<Started> started = new ArrayList<>();
         for (Target t : joining) {
             try {
                 boolean taken = handOver(podInfo(t.pod(), ips(t.pod())), t.netns());
-                started.add(new Started(t, taken, ruleWork.submit(() -> capture.apply(t.netns()))));
+                started.add(new Started(t, taken, ruleWork.submit(() -> {
+                    capture.apply(t.netns());
+                    if (taken) {
+                        annotate(t.pod(), "enabled");
+                        LOG.info("enrolled {} ({})", t.id(), t.ip());
+                    }
+                })));
             } catch (RuntimeException e) {
                 failed(t, e);
             }
         }
-        List<Target> taken = new ArrayList<>();
         for (Started s : started) {
-            if (!await(s.t(), s.rules())) {
-                continue;
+            if (!await(s.t(), s.work())) {
+                continue; // rules or annotation failed: retried, and a retry applies both again
             }
             captured.put(s.t().uid(), s.t().ip());
-            if (s.taken()) {
-                taken.add(s.t());
-            } else {
+            if (!s.taken()) {
                 // Captured (fail closed) but not announced: the annotation tells istiod-lite that the
                 // pod speaks HBONE, which is only true once ztunnel has it. Retried until it does.
                 retryLater();
-            }
-        }
-        return taken;
-    }
-
-    /** Annotates the pods, several at a time; each was captured, bypassed and taken by ztunnel. */
-    private void announce(List<Target> taken) {
-        List<Future<?>> done = new ArrayList<>();
-        for (Target t : taken) {
-            done.add(ruleWork.submit(() -> annotate(t.pod(), "enabled")));
-        }
-        for (int i = 0; i < taken.size(); i++) {
-            if (await(taken.get(i), done.get(i))) {
-                LOG.info("enrolled {} ({})", taken.get(i).id(), taken.get(i).ip());
             }
         }
     }
@@ -480,8 +475,8 @@ public final class NodeAgent implements AutoCloseable {
         if (command.equals("DEL")) {
             return JSON.createObjectNode().put("result", "ok");
         }
-        Pod pod = client.pods().inNamespace(ns).withName(name).get();
-        Namespace namespace = client.namespaces().withName(ns).get();
+        Pod pod = lookUpPod(ns, name, request.path("uid").asText(""));
+        Namespace namespace = lookUpNamespace(ns);
         if (pod == null || namespace == null) {
             return JSON.createObjectNode().put("error", "pod " + ns + "/" + name + " not found").put("retryable", true);
         }
@@ -509,16 +504,44 @@ public final class NodeAgent implements AutoCloseable {
                     + "; pod " + ns + "/" + name + " must be captured").put("retryable", true);
         }
         return worker.submit(() -> {
-            if (!handoff.add(podInfo(pod, ips), Path.of(netns), HANDOFF_TIMEOUT)) {
-                throw new IllegalStateException("ztunnel went away before it took pod " + ns + "/" + name);
-            }
-            capture.apply(netns);
-            if (!ip.isEmpty()) {
-                probes.add(ip);
+            // The probe bypass runs beside the hand-off and the rules: the pod starts only once
+            // this ADD is answered, so their order does not matter, and a bypass left by a failure
+            // goes with the next pass. The worker waits for it before it goes on, so the bypass
+            // is still only ever touched by one thread at a time.
+            Future<?> bypass = ip.isEmpty() ? CompletableFuture.completedFuture(null) : ruleWork.submit(() -> probes.add(ip));
+            try {
+                if (!handoff.add(podInfo(pod, ips), Path.of(netns), HANDOFF_TIMEOUT)) {
+                    throw new IllegalStateException("ztunnel went away before it took pod " + ns + "/" + name);
+                }
+                capture.apply(netns);
+            } finally {
+                bypass.get(RULE_WORK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
             }
             captured.put(pod.getMetadata().getUid(), ip);
             return JSON.createObjectNode().put("result", "captured").put("reason", d.reason());
         }).get(30, TimeUnit.SECONDS);
+    }
+
+    /**
+     * The pod an ADD names: from the informer's cache when it holds that very pod (same uid),
+     * else from the API server (a pod created a moment ago may not have reached the cache yet).
+     */
+    private Pod lookUpPod(String ns, String name, String uid) {
+        Pod cached = pods == null ? null : pods.getStore().getByKey(ns + "/" + name);
+        if (cached != null && !uid.isEmpty() && uid.equals(cached.getMetadata().getUid())) {
+            return cached;
+        }
+        return client.pods().inNamespace(ns).withName(name).get();
+    }
+
+    /**
+     * The pod's namespace: from the cache, else from the API server. A label change the cache has
+     * not seen yet is at most a watch event behind, and that event starts a pass which enrolls or
+     * releases the pod as the label now says.
+     */
+    private Namespace lookUpNamespace(String ns) {
+        Namespace cached = namespaces == null ? null : namespaces.getStore().getByKey(ns);
+        return cached != null ? cached : client.namespaces().withName(ns).get();
     }
 
     @Override

@@ -46,29 +46,36 @@ public final class NodeInstall {
     static final String AOT_CACHE = "cni-plugin.aot";
 
     /**
-     * The plugin as an executable: a script that runs the plugin's main class on this JVM and
-     * classpath, with its AOT cache when there is one. The cache is only valid for the classpath
-     * it was trained on, which is the packaged one the agent itself runs with.
+     * The plugin as an executable: a script that runs the plugin's main class on this JVM, with
+     * its AOT cache when there is one. The plugin needs only the JDK, so when the agent's
+     * classpath holds the cni-plugin jar the script runs that jar alone (the JVM then has nothing
+     * else to open or search, and the cache was trained on exactly that classpath); otherwise
+     * (classes in a directory, as in the image) the agent's whole classpath.
      */
     static String wrapper(String java, String classpath, Optional<Path> aotCache) {
         List<String> argv = new ArrayList<>(PLUGIN_JVM_FLAGS);
         argv.addAll(PLUGIN_LOG_FLAGS);
         aotCache.ifPresent(c -> argv.add("-XX:AOTCache=" + c));
+        String cp = pluginJar(classpath).map(Path::toString).orElse(classpath);
         return "#!/bin/sh\n# mesh CNI plugin, installed by the mesh node agent\nexec " + java + " " + String.join(" ", argv)
-                + " -cp '" + classpath + "' dev.meshlite.cni.plugin.CniPlugin\n";
+                + " -cp '" + cp + "' dev.meshlite.cni.plugin.CniPlugin\n";
     }
 
-    /** The AOT cache for a plugin run with this classpath: next to the cni-plugin jar on it, if built. */
-    static Optional<Path> aotCache(String classpath) {
+    /** The cni-plugin jar on {@code classpath}, if the plugin is packaged as one there. */
+    static Optional<Path> pluginJar(String classpath) {
         for (String entry : classpath.split(":")) {
             Path p = Path.of(entry);
             String name = p.getFileName() == null ? "" : p.getFileName().toString();
             if (name.startsWith("cni-plugin-") && name.endsWith(".jar") && p.getParent() != null) {
-                Path cache = p.getParent().resolve(AOT_CACHE);
-                return Files.isReadable(cache) ? Optional.of(cache) : Optional.empty();
+                return Optional.of(p);
             }
         }
         return Optional.empty();
+    }
+
+    /** The AOT cache for a plugin run with this classpath: next to the cni-plugin jar on it, if built. */
+    static Optional<Path> aotCache(String classpath) {
+        return pluginJar(classpath).map(jar -> jar.getParent().resolve(AOT_CACHE)).filter(Files::isReadable);
     }
 
     public static void install(Path confDir, Path binDir, Path agentSocket, Path logFile, String java, String classpath)

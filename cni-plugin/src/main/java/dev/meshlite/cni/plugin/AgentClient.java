@@ -1,8 +1,5 @@
 package dev.meshlite.cni.plugin;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -11,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * The plugin's side of the node agent's socket: one JSON request line, one JSON reply line. The
@@ -19,7 +17,6 @@ import java.nio.file.Path;
  */
 final class AgentClient {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
     /** Replies are small; anything longer is a broken agent, not a reply to wait for. */
     private static final int MAX_REPLY = 64 * 1024;
 
@@ -29,11 +26,14 @@ final class AgentClient {
         this.socket = socket;
     }
 
-    /** Sends {@code request}; returns the reply, or throws IOException when the agent cannot be reached. */
-    JsonNode call(ObjectNode request) throws IOException {
+    /**
+     * Sends {@code request}; returns the reply object, or throws IOException when the agent cannot
+     * be reached or answers with something that is not one JSON object.
+     */
+    Map<String, Object> call(Map<String, Object> request) throws IOException {
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
-            ch.write(ByteBuffer.wrap((request.toString() + "\n").getBytes(StandardCharsets.UTF_8)));
+            ch.write(ByteBuffer.wrap((Json.write(request) + "\n").getBytes(StandardCharsets.UTF_8)));
             ch.shutdownOutput();
             ByteArrayOutputStream reply = new ByteArrayOutputStream();
             ByteBuffer buf = ByteBuffer.allocate(4096);
@@ -52,7 +52,11 @@ final class AgentClient {
             if (line.isEmpty()) {
                 throw new IOException("the agent closed the connection without a reply");
             }
-            return JSON.readTree(line);
+            try {
+                return Json.parseObject(line);
+            } catch (Json.MalformedJsonException e) {
+                throw new IOException("the agent's reply is not a JSON object: " + e.getMessage());
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 package dev.meshlite.cni.plugin;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * A failure reported to the runtime as CNI error JSON on stdout (CNI spec 1.0, "Error"), with a
@@ -36,11 +36,13 @@ final class CniError extends Exception {
     }
 
     String toJson(String cniVersion) {
-        ObjectNode n = new ObjectMapper().createObjectNode().put("cniVersion", cniVersion).put("code", code)
-                .put("msg", getMessage());
+        Map<String, Object> n = new LinkedHashMap<>();
+        n.put("cniVersion", cniVersion);
+        n.put("code", code);
+        n.put("msg", getMessage());
         if (!details.isEmpty()) {
             n.put("details", details);
         }
-        return n.toString();
+        return Json.write(n);
     }
 }

@@ -32,6 +32,7 @@ public final class PluginTraining {
     }
 
     public static void main(String[] args) throws Exception {
+        System.getenv().size(); // the plugin reads its CNI_* there; the runs below take a map
         Path dir = Files.createTempDirectory("mesh-cni-aot-train");
         Path socket = dir.resolve("agent.sock");
         String conf = config(socket, dir, true);

@@ -52,7 +52,15 @@ class NodeInstallTest {
         String wrapper = NodeInstall.wrapper("/usr/bin/java", classpath, NodeInstall.aotCache(classpath));
         assertTrue(wrapper.contains(" -XX:AOTCache=" + target.resolve("cni-plugin.aot") + " "), wrapper);
         assertTrue(wrapper.contains(" -Xlog:disable -Xlog:all=warning:stderr -Xlog:aot=off:stderr "),
-                "nothing of the JVM's on stdout: " + wrapper);
+                "nothing of the JVM's on stdout: " + wrapper);        assertTrue(wrapper.contains(" -cp '" + target.resolve("cni-plugin-0.1.0-SNAPSHOT.jar") + "' "),
+                "the plugin jar alone, the classpath the cache was trained on: " + wrapper);
+    }
+
+    @Test
+    void withoutAPluginJarTheWrapperKeepsTheAgentsClasspath() {
+        String classpath = "/app/resources:/app/classes:/app/libs/*";
+        assertEquals(java.util.Optional.empty(), NodeInstall.pluginJar(classpath));
+        assertTrue(NodeInstall.wrapper("/usr/bin/java", classpath, java.util.Optional.empty()).contains(" -cp '" + classpath + "' "));
     }
 
     @Test

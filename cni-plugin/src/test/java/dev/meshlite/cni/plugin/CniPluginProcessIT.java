@@ -32,10 +32,10 @@ class CniPluginProcessIT {
         String prev = "{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"10.244.1.9/24\"}]}";
         String conf = "{\"cniVersion\":\"1.0.0\",\"name\":\"mesh-pods\",\"type\":\"mesh-cni\",\"agent_socket\":\""
                 + dir.resolve("a.sock") + "\",\"log_file\":\"" + dir.resolve("log") + "\",\"prevResult\":" + prev + "}";
-        // The packaged classpath, the one the AOT cache was trained on; the test classpath otherwise.
+        // The plugin jar alone, as the installed wrapper runs it and the AOT cache was trained;
+        // the test classpath otherwise.
         Path jar = TARGET.resolve("cni-plugin-0.1.0-SNAPSHOT.jar").toAbsolutePath();
-        String classpath = Files.exists(jar) ? jar + ":" + TARGET.toAbsolutePath().resolve("lib") + "/*"
-                : System.getProperty("java.class.path");
+        String classpath = Files.exists(jar) ? jar.toString() : System.getProperty("java.class.path");
         Path cache = TARGET.resolve("cni-plugin.aot").toAbsolutePath();
         try (FakeAgent agent = new FakeAgent(dir.resolve("a.sock"), r -> "{\"result\":\"captured\"}")) {
             long without = p50(conf, classpath, Optional.empty());

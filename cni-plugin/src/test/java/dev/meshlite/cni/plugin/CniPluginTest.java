@@ -80,6 +80,28 @@ class CniPluginTest {
     }
 
     @Test
+    void thePreviousResultComesOutAsItWentInButForTheVersionAsked() throws Exception {
+        String prev = "{\"interfaces\":[{\"name\":\"eth0\",\"mac\":\"0a:58:0a:f4:01:07\",\"sandbox\":\"/run/netns/p\"}],"
+                + "\"ips\":[{\"address\":\"10.244.1.7/24\",\"gateway\":\"10.244.1.1\",\"interface\":0}],"
+                + "\"routes\":[{\"dst\":\"0.0.0.0/0\",\"priority\":1.50,\"mtu\":1E3}],\"dns\":{\"nameservers\":[\"10.96.0.10\"]},"
+                + "\"cniVersion\":\"0.4.0\",\"x-vendor\":{\"k\":[null,true,\"\\u00e9\\n\"]}}";
+        Outcome o = run("ADD", "kube-system", config(",\"prevResult\":" + prev));
+        assertEquals(0, o.exit(), o.stdout());
+        assertEquals(prev.replace("\"0.4.0\"", "\"1.0.0\"").replace("\\u00e9", "\u00e9"), o.stdout());
+        Outcome noVersion = run("ADD", "kube-system", config(",\"prevResult\":{\"ips\":[]}"));
+        assertEquals("{\"ips\":[],\"cniVersion\":\"1.0.0\"}", noVersion.stdout());
+    }
+
+    @Test
+    void anAgentReplyThatIsNotJsonIsRetryable() throws Exception {
+        try (FakeAgent agent = new FakeAgent(dir.resolve("agent.sock"), r -> "{\"result\":")) {
+            Outcome o = run("ADD", "shop", config(",\"prevResult\":" + PREV));
+            assertEquals(1, o.exit());
+            assertEquals(11, o.json().path("code").asInt(), o.stdout());
+        }
+    }
+
+    @Test
     void withoutAnAgentAddIsRetryableAndThePodDoesNotStart() throws Exception {
         Outcome o = run("ADD", "shop", config(",\"prevResult\":" + PREV));
         assertEquals(1, o.exit());
@@ -118,6 +140,12 @@ class CniPluginTest {
         "no agent socket          | ADD |  {\"cniVersion\":\"1.0.0\",\"name\":\"n\"}                         | 7",
         "not chained              | ADD |  {\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"agent_socket\":\"/a\"}  | 7",
         "unknown command          | FOO |  {\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"agent_socket\":\"/a\"}  | 4",
+        "empty stdin              | ADD |  ''                                                                | 6",
+        "garbage                  | ADD |  \u0001\u0002not a network configuration {\"cniVersion\":           | 6",
+        "trailing garbage         | ADD |  {\"cniVersion\":\"1.0.0\"} x                                      | 6",
+        "array, not an object     | ADD |  [1]                                                               | 6",
+        "prevResult not an object | ADD |  {\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"agent_socket\":\"/a\",\"prevResult\":[]} | 7",
+        "bad exclude_namespaces   | ADD |  {\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"agent_socket\":\"/a\",\"exclude_namespaces\":\"x\"} | 7",
     })
     void badInputIsAClearCniError(String what, String command, String stdin, int code) throws Exception {
         Outcome o = run(command, "shop", stdin.strip());
