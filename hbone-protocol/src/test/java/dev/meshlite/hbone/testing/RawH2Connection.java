@@ -42,6 +42,7 @@ public final class RawH2Connection implements AutoCloseable {
     private final OutputStream out;
     private final DefaultHttp2HeadersDecoder decoder = new DefaultHttp2HeadersDecoder(false);
     private final DefaultHttp2HeadersEncoder encoder = new DefaultHttp2HeadersEncoder();
+    private boolean settingsAckDue;
 
     /** One frame as read off the wire. */
     public record Frame(int type, int flags, int streamId, byte[] payload) {
@@ -103,6 +104,10 @@ public final class RawH2Connection implements AutoCloseable {
     }
 
     public RawH2Connection raw(byte[]... parts) throws IOException {
+        if (settingsAckDue) {
+            settingsAckDue = false;
+            out.write(header(0, SETTINGS, ACK, 0));
+        }
         for (byte[] p : parts) {
             out.write(p);
         }
@@ -128,7 +133,12 @@ public final class RawH2Connection implements AutoCloseable {
         }
     }
 
-    /** The next frame, or null at EOF / connection reset. SETTINGS are acknowledged automatically. */
+    /**
+     * The next frame, or null at EOF / connection reset. SETTINGS are acknowledged automatically,
+     * ahead of the next frame this side writes: never from a read, where the peer may already
+     * have closed after its GOAWAY (a write then fails with a broken pipe and the TLS socket
+     * closes, losing the frames still to be read).
+     */
     public Frame read() throws IOException {
         byte[] h = new byte[9];
         try {
@@ -144,7 +154,7 @@ public final class RawH2Connection implements AutoCloseable {
         in.readFully(payload);
         Frame f = new Frame(h[3] & 0xff, h[4] & 0xff, streamId, payload);
         if (f.type() == SETTINGS && (f.flags() & ACK) == 0) {
-            frame(SETTINGS, ACK, 0, new byte[0]);
+            settingsAckDue = true;
         }
         return f;
     }
