@@ -18,6 +18,70 @@ import java.util.stream.Collectors;
 /** What the mesh's netns tests do to pods and nodes of the local cluster, as an operator would. */
 public final class MeshPods {
 
+    /**
+     * The shop's apps as the mesh tests deploy them: {@code backend} (2 HTTP echo pods behind a
+     * readiness probe, Service port 80 → named port http) and {@code echo} (a TCP echo, 9000) in
+     * {@code shop}, and the clients {@code frontend} (service account frontend) and {@code other}
+     * in {@code web}. The namespaces are the test's own.
+     */
+    public static final String SHOP_APPS = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: backend, namespace: shop}
+            spec:
+              replicas: 2
+              selector: {matchLabels: {app: backend}}
+              template:
+                metadata: {labels: {app: backend}}
+                spec:
+                  containers:
+                  - name: http-echo
+                    image: sample/http-echo
+                    ports: [{name: http, containerPort: 8080}]
+                    readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: backend, namespace: shop}
+            spec:
+              selector: {app: backend}
+              ports: [{name: http, port: 80, targetPort: http}]
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: echo, namespace: shop}
+            spec:
+              replicas: 1
+              selector: {matchLabels: {app: echo}}
+              template:
+                metadata: {labels: {app: echo}}
+                spec:
+                  containers:
+                  - name: tcp-echo
+                    image: sample/tcp-echo
+                    ports: [{name: tcp, containerPort: 9000}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: echo, namespace: shop}
+            spec:
+              selector: {app: echo}
+              ports: [{name: tcp, port: 9000, targetPort: 9000}]
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: frontend, namespace: web}
+            spec:
+              serviceAccountName: frontend
+              containers: [{name: sleep, image: sample/sleep}]
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: other, namespace: web}
+            spec:
+              containers: [{name: sleep, image: sample/sleep}]
+            """;
+
     private final KubernetesClient client;
 
     public MeshPods(KubernetesClient client) {

@@ -278,21 +278,7 @@ public final class AmbientModel {
         in.namespaces().forEach(n -> namespaces.add(n.getMetadata().getName()));
         String prefix = in.trustDomain() + "/ns/";
         for (var a : policies) {
-            Set<String> named = new java.util.TreeSet<>();
-            for (var rule : a.getRulesList()) {
-                for (var clause : rule.getClausesList()) {
-                    for (var m : clause.getMatchesList()) {
-                        for (String p : m.getPrincipalsList()) {
-                            int sa = p.indexOf("/sa/");
-                            if (p.startsWith(prefix) && sa > prefix.length() && !p.contains("*")) {
-                                named.add(p.substring(prefix.length(), sa) + "/" + p.substring(sa + 4));
-                            }
-                        }
-                        m.getServiceAccountsList().stream().filter(x -> !x.contains("*")).forEach(named::add);
-                    }
-                }
-            }
-            for (String account : named) {
+            for (String account : namedAccounts(a, prefix)) {
                 String ns = account.substring(0, account.indexOf('/'));
                 if (namespaces.contains(ns) && !accounts.contains(account)) {
                     problems.add(new Problem("AuthorizationPolicy", a.getNamespace(), a.getName(), "spec.rules",
@@ -301,6 +287,22 @@ public final class AmbientModel {
                 }
             }
         }
+    }
+
+    /** "namespace/name" of every account a policy's positive matches name exactly (no wildcard). */
+    private static Set<String> namedAccounts(dev.meshlite.istiod.api.workload.v1.Authorization a, String prefix) {
+        Set<String> named = new java.util.TreeSet<>();
+        a.getRulesList().stream().flatMap(r -> r.getClausesList().stream()).flatMap(c -> c.getMatchesList().stream())
+                .forEach(m -> {
+                    for (String p : m.getPrincipalsList()) {
+                        int sa = p.indexOf("/sa/");
+                        if (p.startsWith(prefix) && sa > prefix.length() && !p.contains("*")) {
+                            named.add(p.substring(prefix.length(), sa) + "/" + p.substring(sa + 4));
+                        }
+                    }
+                    m.getServiceAccountsList().stream().filter(x -> !x.contains("*")).forEach(named::add);
+                });
+        return named;
     }
 
     public static Locality locality(Node node) {

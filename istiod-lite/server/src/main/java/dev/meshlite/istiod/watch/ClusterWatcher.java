@@ -177,7 +177,7 @@ public final class ClusterWatcher implements AutoCloseable {
         pods = core(client.pods().inAnyNamespace().runnableInformer(0), (a, b) -> true);
         services = core(client.services().inAnyNamespace().runnableInformer(0), (a, b) -> true);
         nodes = core(client.nodes().runnableInformer(0),
-                (a, b) -> !AmbientModel.locality(a).equals(AmbientModel.locality(b)));
+                ClusterWatcher::topologyChanged);
         endpointSlices = core(client.discovery().v1().endpointSlices().inAnyNamespace().runnableInformer(0),
                 (a, b) -> withoutSelector(a) || withoutSelector(b));
         serviceAccounts = core(client.serviceAccounts().inAnyNamespace().runnableInformer(0), (a, b) -> false);
@@ -229,15 +229,24 @@ public final class ClusterWatcher implements AutoCloseable {
         });
         // Our own status writes come back as updates: only a change of spec, labels, annotations
         // or presence matters.
-        informer.addEventHandler(new Changes<GenericKubernetesResource>((a, b) -> !Objects.equals(
-                a.getAdditionalProperties().get("spec"), b.getAdditionalProperties().get("spec"))
-                || !Objects.equals(a.getMetadata().getLabels(), b.getMetadata().getLabels())
-                || !Objects.equals(a.getMetadata().getAnnotations(), b.getMetadata().getAnnotations())
-                || !Objects.equals(a.getMetadata().getDeletionTimestamp(), b.getMetadata().getDeletionTimestamp())));
+        informer.addEventHandler(new Changes<>(ClusterWatcher::customChanged));
         informers.add(informer);
         informer.start().whenComplete((v, t) -> seen.complete(null));
         customSeen.add(seen);
         return informer;
+    }
+
+    /** A Node update the model sees: its topology labels (heartbeats and status are not read). */
+    static boolean topologyChanged(Node before, Node after) {
+        return !AmbientModel.locality(before).equals(AmbientModel.locality(after));
+    }
+
+    /** A custom resource update the model sees: spec, labels, annotations or deletion, not status. */
+    static boolean customChanged(GenericKubernetesResource before, GenericKubernetesResource after) {
+        return !Objects.equals(before.getAdditionalProperties().get("spec"), after.getAdditionalProperties().get("spec"))
+                || !Objects.equals(before.getMetadata().getLabels(), after.getMetadata().getLabels())
+                || !Objects.equals(before.getMetadata().getAnnotations(), after.getMetadata().getAnnotations())
+                || !Objects.equals(before.getMetadata().getDeletionTimestamp(), after.getMetadata().getDeletionTimestamp());
     }
 
     /** An EndpointSlice of a Service that has no selector (the only slices the model reads). */

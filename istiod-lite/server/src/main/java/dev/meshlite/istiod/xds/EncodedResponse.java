@@ -56,15 +56,6 @@ final class EncodedResponse {
         return body.length + nonce.length;
     }
 
-    /** The message as a proxy parses it (tests, logs). */
-    DeltaResponse parse() {
-        try {
-            return DeltaResponse.parseFrom(stream());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
     InputStream stream() {
         return new Bytes(body, nonce);
     }

@@ -51,11 +51,6 @@ final class Subscription {
         this.expected.putAll(initialVersions);
     }
 
-    /** The next diff compares everything (what the proxy holds is unsure). */
-    void needFullDiff() {
-        fullDiffNeeded = true;
-    }
-
     /**
      * A push is put off (the stream is not ready): the next diff also looks at {@code changed};
      * {@code null} (unknown) makes it compare everything. A slow proxy then gets one response with

@@ -81,7 +81,7 @@ class SubscriptionTest {
         var d = s.diff(state("a=2", "b=2"), Set.of("b"));
         assertEquals(Set.of("a", "b"), d.upserts().keySet());
         s.sent("n2", d);
-        s.needFullDiff();
+        s.defer(null);
         assertEquals(Set.of(), s.diff(state("a=2", "b=2"), Set.of()).upserts().keySet(), "in flight counts as held");
     }
 }
