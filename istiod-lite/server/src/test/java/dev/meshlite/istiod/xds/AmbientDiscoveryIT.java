@@ -79,11 +79,16 @@ class AmbientDiscoveryIT {
             return new ControlPlane(watcher, xds, ca, registry);
         }
 
+        /**
+         * The watcher first: fabric8's API server mock can block its event loop for many seconds
+         * when an event reaches a watch whose close it is handling, and the outage test changes
+         * pods as soon as the proxy has seen the control plane go.
+         */
         @Override
         public void close() {
+            watcher.close();
             ca.close();
             xds.closeAll();
-            watcher.close();
         }
 
         double counter(String name, String type) {
