@@ -11,12 +11,15 @@ import java.time.Duration;
  *     of its namespace that carry its {@code app} label
  * @param proxies simulated ztunnels, one per node {@code node-1..node-<proxies>}
  * @param namespaces namespaces; all start ambient, and the first is the one whose label is flipped
+ * @param warmupChanges label flips made first and reported apart (not in the percentiles): the
+ *     JIT compiles the change path on them, as it has long done in an istiod that has been running
  * @param changes label flips measured (off, on, off, ...)
  * @param podChanges single-pod changes measured (a readiness flip each)
  * @param timeout how long one step may take before the run fails
  * @param resultsDir where {@code <UTC stamp>/control-plane.json} is written
  */
-record BenchConfig(int pods, int services, int proxies, int namespaces, int changes, int podChanges,
+record BenchConfig(int pods, int services, int proxies, int namespaces, int warmupChanges, int changes,
+        int podChanges,
         Duration timeout, Path resultsDir) {
 
     BenchConfig {
@@ -24,6 +27,7 @@ record BenchConfig(int pods, int services, int proxies, int namespaces, int chan
         require(services, 0, "services");
         require(proxies, 1, "proxies");
         require(namespaces, 1, "namespaces");
+        require(warmupChanges, 0, "warmupChanges");
         require(changes, 1, "changes");
         require(podChanges, 1, "podChanges");
         if (namespaces > pods) {

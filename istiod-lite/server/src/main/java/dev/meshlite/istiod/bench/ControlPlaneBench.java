@@ -28,8 +28,9 @@ import picocli.CommandLine.Option;
  * ({@link SimulatedProxies}) runs one real xDS client per node. Measured:
  * <ol>
  *   <li>namespace label change → last proxy's ACK: {@code istio.io/dataplane-mode=ambient} is
- *       removed from and put back on one namespace, {@code changes} times; each is timed from the
- *       API request to the moment the last proxy applied the result (its ACK leaves then);</li>
+ *       removed from and put back on one namespace, {@code changes} times after
+ *       {@code warmup-changes} that are reported apart; each is timed from the API request to the
+ *       moment the last proxy applied the result (its ACK leaves then);</li>
  *   <li>istiod-lite's heap after a full GC at steady state, and CPU seconds during the changes;</li>
  *   <li>bytes sent per proxy for a one-pod change (a readiness flip), from
  *       {@code istiod_xds_bytes_sent_total}: it must follow the pod's size, not the cluster's.</li>
@@ -59,6 +60,10 @@ public final class ControlPlaneBench implements Callable<Integer> {
     @Option(names = "--namespaces", defaultValue = "20",
             description = "namespaces; the first one's label is flipped (default: ${DEFAULT-VALUE})")
     int namespaces;
+
+    @Option(names = "--warmup-changes", defaultValue = "4",
+            description = "label changes made first, reported apart from the timed ones (default: ${DEFAULT-VALUE})")
+    int warmupChanges;
 
     @Option(names = "--changes", defaultValue = "20", description = "label changes timed (default: ${DEFAULT-VALUE})")
     int changes;
@@ -93,7 +98,7 @@ public final class ControlPlaneBench implements Callable<Integer> {
         Path dir = resultsDir != null ? resultsDir
                 : System.getenv("MESH_HOME") != null ? Path.of(System.getenv("MESH_HOME"), "benchmarks", "results")
                 : Path.of("benchmarks", "results");
-        BenchConfig config = new BenchConfig(pods, services, proxies, namespaces, changes, podChanges,
+        BenchConfig config = new BenchConfig(pods, services, proxies, namespaces, warmupChanges, changes, podChanges,
                 Duration.ofSeconds(timeoutSeconds), dir);
         Results r = run(config, System.err);
         Path json = write(r);
@@ -140,37 +145,51 @@ public final class ControlPlaneBench implements Callable<Integer> {
                 progress.printf("bench: cluster created in %.1f s, istiod-lite started in %.1f s, proxies synced in %.1f s%n",
                         populateSeconds, startSeconds, syncSeconds);
 
-                progress.println("bench: " + c.changes() + " label changes on " + c.namespace(0) + " ("
-                        + c.podsIn(0) + " pods)...");
                 String flipped = c.namespace(0);
                 int offWorkloads = c.pods() - c.podsIn(0);
                 int offServices = c.services() - c.servicesIn(0);
+                // Warm-up flips come in pairs (off, on): the timed ones start from the same state.
+                int warmups = c.warmupChanges() + c.warmupChanges() % 2;
+                progress.println("bench: " + warmups + " warm-up and " + c.changes() + " timed label changes on "
+                        + flipped + " (" + c.podsIn(0) + " pods)...");
+                List<Double> warmupLatencies = new ArrayList<>();
                 List<Double> latencies = new ArrayList<>();
                 List<Double> toPublish = new ArrayList<>();
                 List<Double> publishing = new ArrayList<>();
-                long proxiesCpu = fleet.stats().cpuNanos();
-                long cpu = SimulatedProxies.processCpuNanos();
-                double bytes = plane.bytesSent();
-                for (int k = 0; k < c.changes(); k++) {
+                long proxiesCpu = 0;
+                long cpu = 0;
+                double bytes = 0;
+                for (int k = 0; k < warmups + c.changes(); k++) {
+                    boolean warmup = k < warmups;
+                    if (k == warmups) {
+                        proxiesCpu = fleet.stats().cpuNanos();
+                        cpu = SimulatedProxies.processCpuNanos();
+                        bytes = plane.bytesSent();
+                    }
                     boolean on = k % 2 == 1;
                     Thread.sleep(SETTLE);
                     long start = nowMicros();
                     cluster.ambient(flipped, on);
                     long last = fleet.awaitHolding(on ? c.pods() : offWorkloads, on ? c.services() : offServices,
                             timeout);
-                    latencies.add((last - start) / 1000.0);
+                    double ms = (last - start) / 1000.0;
                     BenchControlPlane.Publishes p = plane.publishes().awaitEnd(timeout);
-                    toPublish.add((p.startMicros() - start) / 1000.0);
-                    publishing.add((p.endMicros() - p.startMicros()) / 1000.0);
-                    progress.printf("bench:   %s %s: %.1f ms (published after %.1f ms, publish took %.1f ms)%n",
-                            on ? "label" : "unlabel", flipped, latencies.getLast(), toPublish.getLast(),
-                            publishing.getLast());
+                    if (warmup) {
+                        warmupLatencies.add(ms);
+                    } else {
+                        latencies.add(ms);
+                        toPublish.add((p.startMicros() - start) / 1000.0);
+                        publishing.add((p.endMicros() - p.startMicros()) / 1000.0);
+                    }
+                    progress.printf("bench:   %s%s %s: %.1f ms (published after %.1f ms, publish took %.1f ms)%n",
+                            warmup ? "warm-up " : "", on ? "label" : "unlabel", flipped, ms,
+                            (p.startMicros() - start) / 1000.0, (p.endMicros() - p.startMicros()) / 1000.0);
                 }
                 double cpuSeconds = (SimulatedProxies.processCpuNanos() - cpu) / 1e9;
                 double labelBytes = (plane.bytesSent() - bytes) / c.changes() / c.proxies();
                 ForkedFleet.Stats proxyStats = fleet.stats();
                 double proxiesCpuSeconds = (proxyStats.cpuNanos() - proxiesCpu) / 1e9;
-                if (c.changes() % 2 == 1) {
+                if ((warmups + c.changes()) % 2 == 1) {
                     cluster.ambient(flipped, true); // the pod changes below assume every namespace ambient
                     fleet.awaitHolding(c.pods(), c.services(), timeout);
                 }
@@ -196,7 +215,8 @@ public final class ControlPlaneBench implements Callable<Integer> {
                     workloadBytes = plane.xds().current().of(XdsSnapshot.WORKLOAD).get(cluster.uid(pod)).resource()
                             .getValue().size();
                 }
-                return new Results(c, populateSeconds, startSeconds, syncSeconds, latencies, toPublish, publishing,
+                return new Results(c, populateSeconds, startSeconds, syncSeconds, warmupLatencies, latencies,
+                        toPublish, publishing,
                         labelBytes, cpuSeconds,
                         proxiesCpuSeconds, mib(heapAfter - heapBefore), mib(heapAfter),
                         mib(proxyStats.heapBytes()), mean(podBytes), mean(podPushes), workloadBytes,

@@ -55,7 +55,8 @@ import java.util.TreeMap;
  *       targetPort against the pod's container ports); the Service's own entry carries a numeric
  *       targetPort, or 0 when it is named (it differs per pod).</li>
  *   <li>A Service without a selector gets its endpoints from its EndpointSlices (label
- *       {@code kubernetes.io/service-name}): each endpoint whose targetRef is an ambient pod
+ *       {@code kubernetes.io/service-name}): each endpoint whose targetRef is an ambient pod of the
+ *       slice's namespace (as Kubernetes' own endpoint controllers write them)
  *       serves the Service's ports through the slice's port of the same name.</li>
  *   <li>Locality: a workload carries its node's {@code topology.kubernetes.io/region},
  *       {@code topology.kubernetes.io/zone} and {@code topology.istio.io/subzone}. A Service with
@@ -99,166 +100,9 @@ public final class AmbientModel {
 
     private AmbientModel() {}
 
+    /** The model of {@code in}, built from nothing (the watcher keeps an {@link IncrementalModel} instead). */
     public static AmbientSnapshot build(ModelInputs in) {
-        List<Problem> problems = new ArrayList<>();
-        Set<Problem> reported = new LinkedHashSet<>();
-        Map<String, Namespace> namespaces = new HashMap<>();
-        in.namespaces().forEach(n -> namespaces.put(n.getMetadata().getName(), n));
-        Map<String, Service> servicesByName = new HashMap<>();
-        in.services().forEach(s -> servicesByName.put(key(s), s));
-        Map<String, Locality> localities = new HashMap<>();
-        in.nodes().forEach(n -> localities.put(n.getMetadata().getName(), locality(n)));
-        GatewayApi gatewayApi = new GatewayApi(in.gateways());
-        Waypoints waypoints = new Waypoints(servicesByName, gatewayApi, in.trustDomain(), reported);
-
-        // Policies first: workloads list the selector policies that select them.
-        record SelectorPolicy(String name, String namespace, Map<String, String> selector) {}
-        Map<String, Authorization> authorizations = new TreeMap<>();
-        List<SelectorPolicy> selectorPolicies = new ArrayList<>();
-        for (GenericKubernetesResource p : sorted(in.authorizationPolicies())) {
-            AuthorizationTranslator.Translation t = AuthorizationTranslator.translate(p, in.rootNamespace());
-            problems.addAll(t.problems());
-            t.authorization().ifPresent(a -> {
-                String name = a.getNamespace() + "/" + a.getName();
-                authorizations.put(name, a);
-                if (a.getScope() == Scope.WORKLOAD_SELECTOR) {
-                    selectorPolicies.add(new SelectorPolicy(name, a.getNamespace(), t.selector()));
-                }
-            });
-        }
-        unknownAccounts(authorizations.values(), in, problems);
-        PeerAuthenticationResolver peerAuth = PeerAuthenticationResolver.of(sorted(in.peerAuthentications()),
-                in.rootNamespace(), problems);
-
-        // Which pods are in the mesh, and by namespace (a Service only selects in its own).
-        List<Pod> ambientPods = new ArrayList<>();
-        Map<String, List<Pod>> ambientByNamespace = new HashMap<>();
-        for (Pod pod : sorted(in.pods())) {
-            if (inMesh(pod, namespaces.get(pod.getMetadata().getNamespace()))) {
-                ambientPods.add(pod);
-                ambientByNamespace.computeIfAbsent(pod.getMetadata().getNamespace(), k -> new ArrayList<>()).add(pod);
-            }
-        }
-
-        // Endpoints of selector-less Services, from their EndpointSlices: service key -> pod uid -> ports.
-        Map<String, Map<String, Map<String, Integer>>> sliced = slicedEndpoints(in.endpointSlices());
-        Set<String> ambientUids = new HashSet<>();
-        ambientPods.forEach(p -> ambientUids.add(p.getMetadata().getUid()));
-
-        // Services: ClusterIP, and in an ambient namespace or selecting an ambient pod.
-        Map<String, dev.meshlite.istiod.api.workload.v1.Service> services = new TreeMap<>();
-        Map<String, List<Service>> selecting = new HashMap<>(); // by pod uid
-        Map<String, Map<Service, Map<String, Integer>>> slicePorts = new HashMap<>(); // by pod uid
-        Set<String> withWaypoint = new HashSet<>(); // "namespace/name" of Services sent with a waypoint
-        for (Service s : sorted(in.services())) {
-            String ns = s.getMetadata().getNamespace();
-            String clusterIp = s.getSpec() == null ? null : s.getSpec().getClusterIP();
-            if (clusterIp == null || clusterIp.isEmpty() || clusterIp.equals("None")) {
-                continue;
-            }
-            Map<String, String> selector = s.getSpec().getSelector();
-            List<Pod> selected = selector == null || selector.isEmpty() ? List.of()
-                    : ambientByNamespace.getOrDefault(ns, List.of()).stream()
-                            .filter(p -> Selectors.matches(selector, p.getMetadata().getLabels())).toList();
-            Map<String, Map<String, Integer>> fromSlices = selector == null || selector.isEmpty()
-                    ? sliced.getOrDefault(key(s), Map.of()) : Map.of();
-            boolean slicesAmbient = fromSlices.keySet().stream().anyMatch(ambientUids::contains);
-            if (!isAmbient(namespaces.get(ns)) && selected.isEmpty() && !slicesAmbient) {
-                continue;
-            }
-            selected.forEach(p -> selecting.computeIfAbsent(p.getMetadata().getUid(), k -> new ArrayList<>()).add(s));
-            fromSlices.forEach((uid, ports) -> {
-                if (ambientUids.contains(uid)) {
-                    slicePorts.computeIfAbsent(uid, k -> new java.util.LinkedHashMap<>()).put(s, ports);
-                }
-            });
-            var svc = dev.meshlite.istiod.api.workload.v1.Service.newBuilder()
-                    .setName(s.getMetadata().getName()).setNamespace(ns).setHostname(hostname(s));
-            List<String> ips = s.getSpec().getClusterIPs();
-            svc.addAllAddresses(ips == null || ips.isEmpty() ? List.of(clusterIp) : ips);
-            for (ServicePort p : ports(s)) {
-                IntOrString target = p.getTargetPort();
-                int numeric = target != null && target.getIntVal() != null ? target.getIntVal()
-                        : target == null || target.getStrVal() == null ? p.getPort() : 0;
-                svc.addPorts(Port.newBuilder().setServicePort(p.getPort()).setTargetPort(numeric));
-            }
-            waypoints.resolve(labels(s), labels(namespaces.get(ns)), "Service", ns, s.getMetadata().getName())
-                    .ifPresent(w -> {
-                        svc.setWaypoint(w);
-                        withWaypoint.add(key(s));
-                    });
-            String distribution = Optional.ofNullable(s.getSpec().getTrafficDistribution())
-                    .orElse(annotations(s).get(TRAFFIC_DISTRIBUTION));
-            if (PREFER_CLOSE.equals(distribution)) {
-                svc.setTrafficDistribution(TrafficDistribution.PREFER_CLOSE);
-            }
-            services.put(ns + "/" + hostname(s), svc.build());
-        }
-
-        Map<String, Workload> workloads = new TreeMap<>();
-        for (Pod pod : ambientPods) {
-            String ns = pod.getMetadata().getNamespace();
-            Map<String, String> labels = labels(pod);
-            String sa = pod.getSpec().getServiceAccountName() == null || pod.getSpec().getServiceAccountName().isEmpty()
-                    ? "default" : pod.getSpec().getServiceAccountName();
-            String workloadName = workloadName(pod);
-            Workload.Builder w = Workload.newBuilder()
-                    .setUid(pod.getMetadata().getUid())
-                    .setName(pod.getMetadata().getName())
-                    .setNamespace(ns)
-                    .addAllAddresses(addresses(pod))
-                    .setNode(Optional.ofNullable(pod.getSpec().getNodeName()).orElse(""))
-                    .setTrustDomain(in.trustDomain())
-                    .setServiceAccount(sa)
-                    .setWorkloadName(workloadName)
-                    .setCanonicalName(first(labels, workloadName, "service.istio.io/canonical-name",
-                            "app.kubernetes.io/name", "app"))
-                    .setCanonicalRevision(first(labels, "latest", "service.istio.io/canonical-revision",
-                            "app.kubernetes.io/version", "version"))
-                    .setTunnelProtocol(redirected(pod) ? TunnelProtocol.HBONE : TunnelProtocol.NONE)
-                    .setStatus(ready(pod) ? HealthStatus.HEALTHY : HealthStatus.UNHEALTHY)
-                    .setPeerAuthentication(peerAuth.resolve(ns, labels));
-            if (labels.containsKey(GATEWAY_NAME)) {
-                w.setWaypointFor(ns + "/" + labels.get(GATEWAY_NAME));
-            }
-            waypoints.resolve(labels, labels(namespaces.get(ns)), "Pod", ns, pod.getMetadata().getName())
-                    .ifPresent(w::setWaypoint);
-            Locality locality = localities.get(pod.getSpec().getNodeName());
-            if (locality != null && !locality.equals(Locality.getDefaultInstance())) {
-                w.setLocality(locality);
-            }
-            for (Service s : selecting.getOrDefault(pod.getMetadata().getUid(), List.of())) {
-                PortList.Builder ports = PortList.newBuilder();
-                for (ServicePort p : ports(s)) {
-                    targetPort(p, pod).ifPresent(t -> ports.addPorts(Port.newBuilder().setServicePort(p.getPort())
-                            .setTargetPort(t)));
-                }
-                w.putServices(s.getMetadata().getNamespace() + "/" + hostname(s), ports.build());
-            }
-            slicePorts.getOrDefault(pod.getMetadata().getUid(), Map.of()).forEach((s, byName) -> {
-                PortList.Builder ports = PortList.newBuilder();
-                for (ServicePort p : ports(s)) {
-                    Integer target = byName.get(p.getName() == null ? "" : p.getName());
-                    if (target != null) {
-                        ports.addPorts(Port.newBuilder().setServicePort(p.getPort()).setTargetPort(target));
-                    }
-                }
-                w.putServices(s.getMetadata().getNamespace() + "/" + hostname(s), ports.build());
-            });
-            for (SelectorPolicy sp : selectorPolicies) {
-                boolean inScope = sp.namespace().equals(ns) || sp.namespace().equals(in.rootNamespace());
-                if (inScope && Selectors.matches(sp.selector(), labels)) {
-                    w.addAuthorizationPolicies(sp.name());
-                }
-            }
-            workloads.put(pod.getMetadata().getUid(), w.build());
-        }
-        List<GatewayStatus> statuses = new ArrayList<>(gatewayApi.gatewayStatuses(servicesByName));
-        for (GenericKubernetesResource route : sorted(in.httpRoutes())) {
-            gatewayApi.routeStatus(route, servicesByName, withWaypoint, problems).ifPresent(statuses::add);
-        }
-        problems.addAll(reported);
-        return new AmbientSnapshot(workloads, services, authorizations, problems, statuses);
+        return new IncrementalModel().build(in);
     }
 
     /**
@@ -267,7 +111,7 @@ public final class AmbientModel {
      * the policy still applied as written. Only accounts of our trust domain in namespaces that
      * exist are judged, and only when service accounts are known at all (none listed: not read).
      */
-    private static void unknownAccounts(java.util.Collection<dev.meshlite.istiod.api.workload.v1.Authorization> policies,
+    static void unknownAccounts(java.util.Collection<dev.meshlite.istiod.api.workload.v1.Authorization> policies,
             ModelInputs in, List<Problem> problems) {
         if (in.serviceAccounts().isEmpty()) {
             return;
@@ -315,7 +159,7 @@ public final class AmbientModel {
      * Service key ("namespace/name") -> pod uid -> the slice's ports by name ("" when unnamed), for
      * the endpoints of every slice that names its Service and its pod. TCP ports only.
      */
-    private static Map<String, Map<String, Map<String, Integer>>> slicedEndpoints(List<EndpointSlice> slices) {
+    static Map<String, Map<String, Map<String, Integer>>> slicedEndpoints(List<EndpointSlice> slices) {
         Map<String, Map<String, Map<String, Integer>>> out = new HashMap<>();
         for (EndpointSlice slice : slices) {
             String service = labels(slice).get(SERVICE_NAME);
@@ -427,71 +271,17 @@ public final class AmbientModel {
         return Optional.empty(); // as in Kubernetes: no endpoint for that port on this pod
     }
 
-    /** Resolves {@code istio.io/use-waypoint}; reports what cannot be resolved. */
-    private record Waypoints(Map<String, Service> services, GatewayApi gatewayApi, String trustDomain,
-            Set<Problem> reported) {
-
-        Optional<GatewayAddress> resolve(Map<String, String> own, Map<String, String> namespace, String kind,
-                String ns, String name) {
-            String value = own.get(USE_WAYPOINT);
-            String labelledKind = kind;
-            String labelledName = name;
-            Map<String, String> labelled = own;
-            if (value == null) {
-                value = namespace.get(USE_WAYPOINT);
-                labelledKind = "Namespace";
-                labelledName = ns;
-                labelled = namespace;
-            }
-            if (value == null || value.isEmpty() || value.equals(NONE)) {
-                return Optional.empty();
-            }
-            String waypointNs = labelled.getOrDefault(USE_WAYPOINT_NAMESPACE, ns);
-            String field = "metadata.labels[" + USE_WAYPOINT + "]";
-            String where = labelledKind.equals("Namespace") ? "" : ns;
-            Optional<GenericKubernetesResource> gateway = gatewayApi.gateway(waypointNs, value);
-            String ip;
-            if (gateway.isPresent()) {
-                if (!GatewayApi.isWaypoint(gateway.get())) {
-                    reported.add(new Problem(labelledKind, where, labelledName, field, "Gateway " + waypointNs + "/"
-                            + value + " has class '" + GatewayApi.className(gateway.get()) + "' (expected: "
-                            + GatewayApi.WAYPOINT_CLASS + "); traffic goes without a waypoint"));
-                    return Optional.empty();
-                }
-                ip = GatewayApi.address(gateway.get(), services).orElse(null);
-                if (ip == null) {
-                    reported.add(new Problem(labelledKind, where, labelledName, field, "waypoint Gateway " + waypointNs
-                            + "/" + value + " has no address yet (expected: its Service " + value
-                            + " with a ClusterIP, or an IP in spec.addresses); traffic goes without a waypoint"));
-                    return Optional.empty();
-                }
-            } else {
-                Service w = services.get(waypointNs + "/" + value);
-                ip = w == null || w.getSpec() == null ? null : w.getSpec().getClusterIP();
-                if (ip == null || ip.isEmpty() || ip.equals("None")) {
-                    reported.add(new Problem(labelledKind, where, labelledName, field, "waypoint " + waypointNs + "/"
-                            + value + (w == null ? " not found" : " has no ClusterIP")
-                            + " (expected: a Gateway of class " + GatewayApi.WAYPOINT_CLASS
-                            + " or a waypoint Service with a ClusterIP); traffic goes without a waypoint"));
-                    return Optional.empty();
-                }
-            }
-            return Optional.of(GatewayAddress.newBuilder().setAddress(ip).setHbonePort(HBONE_PORT)
-                    .setIdentity("spiffe://" + trustDomain + "/ns/" + waypointNs + "/sa/" + value).build());
-        }
-    }
-
     static String hostname(Service s) {
         return s.getMetadata().getName() + "." + s.getMetadata().getNamespace() + ".svc." + CLUSTER_DOMAIN;
     }
 
-    private static List<ServicePort> ports(Service s) {
+    static List<ServicePort> ports(Service s) {
         List<ServicePort> ports = s.getSpec().getPorts();
         return ports == null ? List.of() : ports.stream()
                 .filter(p -> p.getPort() != null && (p.getProtocol() == null || p.getProtocol().equals("TCP"))).toList();
     }
 
-    private static String first(Map<String, String> labels, String fallback, String... keys) {
+    static String first(Map<String, String> labels, String fallback, String... keys) {
         for (String k : keys) {
             String v = labels.get(k);
             if (v != null && !v.isEmpty()) {
@@ -515,16 +305,16 @@ public final class AmbientModel {
         return o.getMetadata().getLabels();
     }
 
-    private static String key(HasMetadata o) {
+    static String key(HasMetadata o) {
         return o.getMetadata().getNamespace() + "/" + o.getMetadata().getName();
     }
 
     /** By namespace, then name: a stable order for everything built from a list, with no string built per comparison. */
-    private static final Comparator<HasMetadata> BY_KEY = Comparator
+    static final Comparator<HasMetadata> BY_KEY = Comparator
             .comparing((HasMetadata o) -> Optional.ofNullable(o.getMetadata().getNamespace()).orElse(""))
             .thenComparing(o -> o.getMetadata().getName());
 
-    private static <T extends HasMetadata> List<T> sorted(List<T> objects) {
+    static <T extends HasMetadata> List<T> sorted(List<T> objects) {
         List<T> copy = new ArrayList<>(objects);
         copy.sort(BY_KEY);
         return copy;

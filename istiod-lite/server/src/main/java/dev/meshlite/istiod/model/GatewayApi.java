@@ -42,7 +42,12 @@ final class GatewayApi {
     }
 
     Optional<GenericKubernetesResource> gateway(String namespace, String name) {
-        return Optional.ofNullable(gateways.get(namespace + "/" + name));
+        return gateway(namespace + "/" + name);
+    }
+
+    /** @param key "namespace/name" */
+    Optional<GenericKubernetesResource> gateway(String key) {
+        return Optional.ofNullable(gateways.get(key));
     }
 
     static String className(GenericKubernetesResource g) {

@@ -64,6 +64,15 @@ final class PeerAuthenticationResolver {
         return new PeerAuthenticationResolver(mesh, byNamespace, workloadLevel);
     }
 
+    /**
+     * The policies {@link #resolve} reads for a workload of {@code namespace}, as a value: equal
+     * values resolve every workload there the same way.
+     */
+    Object appliesIn(String namespace) {
+        return List.of(mesh, Optional.ofNullable(byNamespace.get(namespace)),
+                workloadLevel.stream().filter(p -> p.namespace().equals(namespace)).toList());
+    }
+
     /** The effective policy of a workload in {@code namespace} with {@code labels}. */
     PeerAuthentication resolve(String namespace, Map<String, String> labels) {
         PeerAuthenticationMode mode = mesh.map(Parsed::mode).orElse(PeerAuthenticationMode.UNSET);

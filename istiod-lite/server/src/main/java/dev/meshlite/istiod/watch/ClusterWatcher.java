@@ -3,6 +3,7 @@ package dev.meshlite.istiod.watch;
 import dev.meshlite.istiod.lead.Leadership;
 import dev.meshlite.istiod.model.AmbientModel;
 import dev.meshlite.istiod.model.AmbientSnapshot;
+import dev.meshlite.istiod.model.IncrementalModel;
 import dev.meshlite.istiod.model.ModelInputs;
 import dev.meshlite.istiod.model.Problem;
 import dev.meshlite.istiod.xds.XdsSnapshot;
@@ -57,7 +58,9 @@ import org.slf4j.LoggerFactory;
  *       without selector, a ServiceAccount only when it comes or goes.</li>
  *   <li>The leader writes the status the model owes to waypoint Gateways and HTTPRoutes
  *       ({@link GatewayStatusWriter}), after each push, only where it differs.</li>
- *   <li>Changes are debounced ({@link Debounce}: 100 ms quiet, at most 1 s); rebuilds run on one
+ *   <li>Changes are debounced ({@link Debounce}: a change after a quiet spell is built within
+ *       10 ms, a burst once it has been quiet for 100 ms, at most 1 s after its first change); the
+ *       model is rebuilt only where a change touched it ({@link IncrementalModel}); rebuilds run on one
  *       thread of their own, never on an informer's.</li>
  *   <li>Each problem is logged once when it appears (and once when it is gone), counted in
  *       {@code istiod_config_problems{kind}}, and raised as a Warning Event on the object when
@@ -87,10 +90,16 @@ public final class ClusterWatcher implements AutoCloseable {
 
     /** Settings, built once. */
     public record Options(String rootNamespace, String trustDomain, Duration quiet, Duration maxDelay,
-            Duration syncTimeout, boolean events) {
+            Duration gather, Duration syncTimeout, boolean events) {
+        /** Settings without a leading build (every change waits {@code quiet}). */
+        public Options(String rootNamespace, String trustDomain, Duration quiet, Duration maxDelay,
+                Duration syncTimeout, boolean events) {
+            this(rootNamespace, trustDomain, quiet, maxDelay, quiet, syncTimeout, events);
+        }
+
         public static Options defaults(String rootNamespace, String trustDomain) {
             return new Options(rootNamespace, trustDomain, Duration.ofMillis(100), Duration.ofSeconds(1),
-                    Duration.ofSeconds(60), true);
+                    Duration.ofMillis(10), Duration.ofSeconds(60), true);
         }
     }
 
@@ -132,10 +141,13 @@ public final class ClusterWatcher implements AutoCloseable {
     // Rebuild-thread state.
     private Instant firstChange;
     private Instant lastChange;
+    private Instant lastBuild;
     private ScheduledFuture<?> scheduled;
     private boolean ready;
     private long version;
     private Set<Problem> reported = Set.of();
+    private final IncrementalModel model = new IncrementalModel();
+    private final XdsSnapshot.Packer packer = new XdsSnapshot.Packer();
     private volatile AmbientSnapshot latest = AmbientSnapshot.EMPTY;
 
     /** A watcher that is the only writer (no other replica). */
@@ -153,7 +165,7 @@ public final class ClusterWatcher implements AutoCloseable {
         this.options = options;
         this.publish = publish;
         this.clock = clock;
-        this.debounce = new Debounce(options.quiet(), options.maxDelay());
+        this.debounce = new Debounce(options.quiet(), options.maxDelay(), options.gather());
         this.rebuilds = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "model-rebuild");
             t.setDaemon(true);
@@ -301,7 +313,7 @@ public final class ClusterWatcher implements AutoCloseable {
         if (!ready || firstChange == null) {
             return; // the first build after sync covers it
         }
-        Instant due = debounce.due(firstChange, lastChange);
+        Instant due = debounce.due(firstChange, lastChange, lastBuild);
         if (scheduled != null) {
             scheduled.cancel(false);
         }
@@ -310,7 +322,7 @@ public final class ClusterWatcher implements AutoCloseable {
     }
 
     private void rebuildIfDue() {
-        if (firstChange != null && clock.instant().isBefore(debounce.due(firstChange, lastChange))) {
+        if (firstChange != null && clock.instant().isBefore(debounce.due(firstChange, lastChange, lastBuild))) {
             scheduleRebuild();
             return;
         }
@@ -318,6 +330,7 @@ public final class ClusterWatcher implements AutoCloseable {
     }
 
     private void rebuild() {
+        lastBuild = clock.instant();
         firstChange = null;
         lastChange = null;
         scheduled = null;
@@ -327,12 +340,12 @@ public final class ClusterWatcher implements AutoCloseable {
                     peerAuthentications.getStore().list(), nodes.getStore().list(), endpointSlices.getStore().list(),
                     serviceAccounts.getStore().list(), gateways.getStore().list(), httpRoutes.getStore().list(),
                     options.rootNamespace(), options.trustDomain());
-            AmbientSnapshot snapshot = AmbientModel.build(inputs);
+            AmbientSnapshot snapshot = model.build(inputs);
             latest = snapshot;
             version++;
             rebuildCount.inc();
             List<Problem> fresh = report(snapshot.problems());
-            publish.accept(XdsSnapshot.from(snapshot, "v" + version));
+            publish.accept(packer.pack(snapshot, "v" + version));
             // After the push: API calls are slow. The first build's problems stood before this
             // replica started (a previous leader may have raised them): raiseStandingProblems.
             if (options.events() && version > 1 && leadership.isLeader()) {
@@ -341,9 +354,9 @@ public final class ClusterWatcher implements AutoCloseable {
             if (options.events() && leadership.isLeader()) {
                 statusWriter.write(snapshot.statuses(), gateways.getStore(), httpRoutes.getStore());
             }
-            log.debug("model v{}: {} workloads, {} services, {} authorizations, {} problems", version,
-                    snapshot.workloads().size(), snapshot.services().size(), snapshot.authorizations().size(),
-                    snapshot.problems().size());
+            log.debug("model v{}: {} workloads, {} services, {} authorizations, {} problems; {} namespaces rebuilt",
+                    version, snapshot.workloads().size(), snapshot.services().size(),
+                    snapshot.authorizations().size(), snapshot.problems().size(), model.lastRebuilt());
         } catch (RuntimeException e) {
             // Keep serving the previous snapshot; the next change retries.
             log.error("model rebuild failed (previous configuration stays): {}", e.toString(), e);

@@ -20,6 +20,7 @@ import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -85,33 +86,49 @@ public final class DiscoveryGrpcService implements BindableService {
     /** Makes {@code snapshot} current and pushes what changed to every stream. */
     public synchronized void publish(XdsSnapshot snapshot) {
         Served previous = current;
-        current = new Served(snapshot);
-        // What changed, computed once for every stream: each then looks only at those names.
-        Map<String, Set<String>> changed = previous == null ? null : changedNames(previous.snapshot, snapshot);
+        // What changed, computed once for every stream: each then looks only at those names, and a
+        // stream up to date with the previous snapshot is sent that change as it is.
+        Map<String, Subscription.Diff> changes = previous == null ? Map.of() : changes(previous.snapshot, snapshot);
+        current = new Served(snapshot, previous == null ? null : previous.snapshot, changes);
+        Map<String, Set<String>> changed = previous == null ? null : changedNames(changes);
         for (ProxyStream s : streams) {
             s.pushAll(changed);
         }
     }
 
-    static Map<String, Set<String>> changedNames(XdsSnapshot before, XdsSnapshot after) {
-        Map<String, Set<String>> out = new HashMap<>();
+    /** Per type, what brings a proxy holding all of {@code before} to {@code after}: upserts and removals in name order. */
+    static Map<String, Subscription.Diff> changes(XdsSnapshot before, XdsSnapshot after) {
+        Map<String, Subscription.Diff> out = new HashMap<>();
         for (String type : XdsSnapshot.TYPES) {
             Map<String, XdsSnapshot.Versioned> a = before.of(type);
             Map<String, XdsSnapshot.Versioned> b = after.of(type);
-            Set<String> names = new java.util.HashSet<>();
-            b.forEach((name, v) -> {
+            Map<String, XdsSnapshot.Versioned> upserts = new LinkedHashMap<>();
+            b.forEach((name, v) -> { // in name order (XdsSnapshot's maps are)
                 XdsSnapshot.Versioned old = a.get(name);
                 if (old == null || !old.version().equals(v.version())) {
-                    names.add(name);
+                    upserts.put(name, v);
                 }
             });
+            List<String> removed = new ArrayList<>();
             a.keySet().forEach(name -> {
                 if (!b.containsKey(name)) {
-                    names.add(name);
+                    removed.add(name);
                 }
             });
-            out.put(type, names);
+            out.put(type, new Subscription.Diff(java.util.Collections.unmodifiableMap(upserts), List.copyOf(removed)));
         }
+        return out;
+    }
+
+    /** The names each change touches, in name order. */
+    static Map<String, Set<String>> changedNames(Map<String, Subscription.Diff> changes) {
+        Map<String, Set<String>> out = new HashMap<>();
+        changes.forEach((type, d) -> {
+            List<String> names = new ArrayList<>(d.upserts().keySet());
+            names.addAll(d.removed());
+            names.sort(null);
+            out.put(type, java.util.Collections.unmodifiableSet(new java.util.LinkedHashSet<>(names)));
+        });
         return out;
     }
 
@@ -253,13 +270,17 @@ public final class DiscoveryGrpcService implements BindableService {
                 return;
             }
             Served served = current;
-            Subscription.Diff diff = sub.diff(served.snapshot.of(sub.typeUrl), changed);
+            Subscription.Diff diff = changed != null && served.previous != null && sub.mirrors(served.previous)
+                    ? served.changes.getOrDefault(sub.typeUrl, Subscription.Diff.EMPTY)
+                    : sub.diff(served.snapshot.of(sub.typeUrl), changed);
             if (diff.isEmpty() && !sub.needsFirstResponse()) {
+                sub.pushed(served.snapshot);
                 return;
             }
             String nonce = id + "-" + (++nonces);
             EncodedResponse response = EncodedResponse.of(served.body(sub.typeUrl, diff), nonce);
             sub.sent(nonce, diff);
+            sub.pushed(served.snapshot);
             out.onNext(response);
             String type = shortType(sub.typeUrl);
             pushes.labelValues(type).inc();
@@ -309,31 +330,44 @@ public final class DiscoveryGrpcService implements BindableService {
     /** A snapshot being served, with the response bodies encoded from it so far. */
     private static final class Served {
         final XdsSnapshot snapshot;
+        /** The snapshot served before this one (null for the first), and per type the change from it. */
+        final XdsSnapshot previous;
+        final Map<String, Subscription.Diff> changes;
         private final Map<BodyKey, byte[]> bodies = new ConcurrentHashMap<>();
+        private final Map<String, byte[]> changeBodies = new ConcurrentHashMap<>();
         private final AtomicLong sharedBytes = new AtomicLong();
 
-        Served(XdsSnapshot snapshot) {
+        Served(XdsSnapshot snapshot, XdsSnapshot previous, Map<String, Subscription.Diff> changes) {
             this.snapshot = snapshot;
+            this.previous = previous;
+            this.changes = changes;
         }
 
         /** The serialized response (without nonce) carrying {@code diff}: encoded once per distinct diff. */
         byte[] body(String typeUrl, Subscription.Diff diff) {
+            if (diff == changes.get(typeUrl)) { // the common case: no key to build and compare
+                return changeBodies.computeIfAbsent(typeUrl, t -> encode(t, diff));
+            }
             BodyKey key = BodyKey.of(typeUrl, diff);
             byte[] body = bodies.get(key);
             if (body != null) {
                 return body;
             }
-            DeltaResponse.Builder r = DeltaResponse.newBuilder().setTypeUrl(typeUrl)
-                    .setSystemVersionInfo(snapshot.version()).addAllRemovedResources(diff.removed());
-            diff.upserts().forEach((name, v) -> r.addResources(Resource.newBuilder().setName(name)
-                    .setVersion(v.version()).setResource(v.resource())));
-            body = EncodedResponse.body(r.build());
+            body = encode(typeUrl, diff);
             if (sharedBytes.addAndGet(body.length) <= MAX_SHARED_BYTES) {
                 bodies.putIfAbsent(key, body);
             } else {
                 sharedBytes.addAndGet(-body.length);
             }
             return body;
+        }
+
+        private byte[] encode(String typeUrl, Subscription.Diff diff) {
+            DeltaResponse.Builder r = DeltaResponse.newBuilder().setTypeUrl(typeUrl)
+                    .setSystemVersionInfo(snapshot.version()).addAllRemovedResources(diff.removed());
+            diff.upserts().forEach((name, v) -> r.addResources(Resource.newBuilder().setName(name)
+                    .setVersion(v.version()).setResource(v.resource())));
+            return EncodedResponse.body(r.build());
         }
     }
 

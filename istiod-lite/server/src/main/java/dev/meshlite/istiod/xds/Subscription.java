@@ -23,11 +23,15 @@ import java.util.Set;
  * this one ({@link #diff(Map, Set)}), so a one-pod change costs each stream work proportional to
  * that pod, not to the cluster. A full comparison is made when nothing narrower is known to be
  * right: the first response, a subscription change, after a NACK, or after a push was deferred.
+ * A wildcard subscription that is up to date with a snapshot ({@link #mirrors}) needs no diff of
+ * its own for the next: it is that snapshot's change, computed once for every such stream.
  */
 final class Subscription {
 
     /** What one response changed. */
     record Diff(Map<String, XdsSnapshot.Versioned> upserts, List<String> removed) {
+        static final Diff EMPTY = new Diff(Map.of(), List.of());
+
         boolean isEmpty() {
             return upserts.isEmpty() && removed.isEmpty();
         }
@@ -44,6 +48,8 @@ final class Subscription {
     /** Names changed in snapshots whose push was deferred (the stream was not ready), not yet compared. */
     private final Set<String> deferred = new HashSet<>();
     private boolean answeredOnce;
+    /** The snapshot {@code expected} equals, whole (a wildcard subscription with nothing left to compare); or null. */
+    private Object mirrored;
 
     Subscription(String typeUrl, Map<String, String> initialVersions) {
         this.typeUrl = typeUrl;
@@ -57,6 +63,7 @@ final class Subscription {
      * the latest state of everything that changed meanwhile, at the cost of those names only.
      */
     void defer(Set<String> changed) {
+        mirrored = null;
         if (changed == null) {
             fullDiffNeeded = true;
         } else if (!fullDiffNeeded) {
@@ -65,6 +72,7 @@ final class Subscription {
     }
 
     void subscribe(List<String> add, List<String> remove) {
+        mirrored = null;
         for (String n : add) {
             if (n.equals("*")) {
                 wildcard = true;
@@ -80,6 +88,22 @@ final class Subscription {
             }
         }
         fullDiffNeeded = true;
+    }
+
+    /**
+     * After a push computed against {@code snapshot} (sent or found empty): notes whether the proxy
+     * is now expected to hold exactly that snapshot's resources of this type.
+     */
+    void pushed(Object snapshot) {
+        mirrored = wildcard && !fullDiffNeeded && deferred.isEmpty() ? snapshot : null;
+    }
+
+    /**
+     * Whether the proxy is expected to hold exactly {@code snapshot}'s resources of this type: its
+     * next diff is then that snapshot's change to the next, the same for every stream.
+     */
+    boolean mirrors(Object snapshot) {
+        return mirrored != null && mirrored == snapshot && wildcard && !fullDiffNeeded && deferred.isEmpty();
     }
 
     boolean wants(String name) {
@@ -174,6 +198,7 @@ final class Subscription {
         if (inflight.remove(nonce) == null) {
             return false;
         }
+        mirrored = null;
         // What the proxy holds is acked plus what is still in flight: rebuild, compare all next.
         expected.clear();
         expected.putAll(acked);

@@ -51,20 +51,42 @@ public record XdsSnapshot(String version, Map<String, Map<String, Versioned>> ty
     }
 
     public static XdsSnapshot from(AmbientSnapshot model, String version) {
-        return new XdsSnapshot(version, Map.of(
-                WORKLOAD, pack(WORKLOAD, model.workloads()),
-                SERVICE, pack(SERVICE, model.services()),
-                AUTHORIZATION, pack(AUTHORIZATION, model.authorizations())));
+        return new Packer().pack(model, version);
     }
 
-    private static Map<String, Versioned> pack(String typeUrl, Map<String, ? extends Message> byName) {
-        Map<String, Versioned> out = new TreeMap<>();
-        byName.forEach((name, m) -> {
-            byte[] bytes = deterministic(m);
-            out.put(name, new Versioned(hash(bytes),
-                    Any.newBuilder().setTypeUrl(typeUrl).setValue(ByteString.copyFrom(bytes)).build()));
-        });
-        return out;
+    /**
+     * Turns model snapshots into xDS snapshots, serializing and hashing only the resources that are
+     * new objects since its last call: a resource the model reused (the very same message, see
+     * {@code IncrementalModel}) keeps its bytes and version. One thread at a time.
+     */
+    public static final class Packer {
+        private Map<Message, Versioned> last = new java.util.IdentityHashMap<>();
+
+        public XdsSnapshot pack(AmbientSnapshot model, String version) {
+            Map<Message, Versioned> packed = new java.util.IdentityHashMap<>(last.size() + 16);
+            XdsSnapshot out = new XdsSnapshot(version, Map.of(
+                    WORKLOAD, pack(WORKLOAD, model.workloads(), packed),
+                    SERVICE, pack(SERVICE, model.services(), packed),
+                    AUTHORIZATION, pack(AUTHORIZATION, model.authorizations(), packed)));
+            last = packed;
+            return out;
+        }
+
+        private Map<String, Versioned> pack(String typeUrl, Map<String, ? extends Message> byName,
+                Map<Message, Versioned> packed) {
+            Map<String, Versioned> out = new TreeMap<>();
+            byName.forEach((name, m) -> {
+                Versioned v = last.get(m);
+                if (v == null) {
+                    byte[] bytes = deterministic(m);
+                    v = new Versioned(hash(bytes),
+                            Any.newBuilder().setTypeUrl(typeUrl).setValue(ByteString.copyFrom(bytes)).build());
+                }
+                packed.put(m, v);
+                out.put(name, v);
+            });
+            return out;
+        }
     }
 
     /** Map fields in key order: equal messages give equal bytes whatever order they were built in. */

@@ -19,7 +19,7 @@ class ControlPlaneBenchIT {
 
     @Test
     void aTinyRunWritesEveryFigure(@TempDir Path dir) throws Exception {
-        BenchConfig config = new BenchConfig(200, 20, 10, 4, 3, 2, Duration.ofSeconds(60), dir);
+        BenchConfig config = new BenchConfig(200, 20, 10, 4, 2, 3, 2, Duration.ofSeconds(60), dir);
         ByteArrayOutputStream progress = new ByteArrayOutputStream();
         Results r = ControlPlaneBench.run(config, new PrintStream(progress, true));
         Path json = ControlPlaneBench.write(r);

@@ -84,4 +84,36 @@ class SubscriptionTest {
         s.defer(null);
         assertEquals(Set.of(), s.diff(state("a=2", "b=2"), Set.of()).upserts().keySet(), "in flight counts as held");
     }
+
+    @Test
+    void aWildcardSubscriptionMirrorsTheSnapshotItWasLastPushedUntilItCannotBeSure() {
+        Object s1 = new Object();
+        Object s2 = new Object();
+        Subscription s = wildcard(Map.of());
+        assertTrue(!s.mirrors(s1), "nothing pushed yet");
+        s.sent("n1", s.diff(state("a=1"), null));
+        s.pushed(s1);
+        assertTrue(s.mirrors(s1));
+        assertTrue(!s.mirrors(s2), "mirrors that snapshot only");
+
+        s.defer(Set.of("a"));
+        assertTrue(!s.mirrors(s1), "a deferred push: what it holds is not known to be s1");
+        s.sent("n2", s.diff(state("a=2"), Set.of()));
+        s.pushed(s2);
+        assertTrue(s.mirrors(s2), "the deferred names compared: up to date again");
+
+        assertTrue(s.nack("n2"));
+        assertTrue(!s.mirrors(s2), "after a NACK it holds the acked state");
+
+        Subscription named = new Subscription(XdsSnapshot.WORKLOAD, Map.of());
+        named.subscribe(List.of("a"), List.of());
+        named.sent("n1", named.diff(state("a=1", "b=1"), null));
+        named.pushed(s1);
+        assertTrue(!named.mirrors(s1), "a subscription to some names never holds a whole snapshot");
+
+        s.sent("n3", s.diff(state("a=2"), null));
+        s.pushed(s2);
+        s.subscribe(List.of(), List.of("*"));
+        assertTrue(!s.mirrors(s2), "a subscription change");
+    }
 }
