@@ -71,6 +71,8 @@ public final class Ztunnel implements AutoCloseable {
     private final HTTPServer metricsServer;
     private final TcpMetrics metrics;
     private final AtomicReference<ProxyState> state = new AtomicReference<>(ProxyState.EMPTY);
+    /** Done once {@link Warmup} ran: ready waits for it, so a node's first pod finds a warm path. */
+    private final java.util.concurrent.CompletableFuture<Void> warmedUp = new java.util.concurrent.CompletableFuture<>();
 
     private Ztunnel(ZtunnelConfig config) throws Exception {
         this.config = config;
@@ -92,8 +94,17 @@ public final class Ztunnel implements AutoCloseable {
                 throw new UncheckedIOException("token file " + config.tokenFile(), e);
             }
         };
-        certificates = new WorkloadCertificates(
-                new GrpcCertificateSource(controlPlane, token, config.certificateTtl(), Duration.ofSeconds(10)),
+        GrpcCertificateSource ca = new GrpcCertificateSource(controlPlane, token, config.certificateTtl(),
+                Duration.ofSeconds(10));
+        // Beside the rest of start-up (xDS, the agent's snapshot): its own platform thread.
+        Thread.ofPlatform().name("ztunnel-warmup").daemon().start(() -> {
+            try {
+                Warmup.run(ca, config.trustDomain(), transport, group);
+            } finally {
+                warmedUp.complete(null);
+            }
+        });
+        certificates = new WorkloadCertificates(ca,
                 RenewalScheduler.singleThread("ztunnel-certificates"), InstantSource.system(),
                 RandomGenerator.getDefault(), Backoff.DEFAULT);
         certificates.register(registry);
@@ -155,8 +166,11 @@ public final class Ztunnel implements AutoCloseable {
         return m;
     }
 
-    /** Ready once the configuration is synced and the node agent's snapshot is applied. */
+    /** Ready once the configuration is synced, the node agent's snapshot applied and the warm-up done. */
     String notReadyReason() {
+        if (!warmedUp.isDone()) {
+            return "warming up";
+        }
         if (!xds.synced()) {
             return "configuration not synced from " + config.controlPlane();
         }

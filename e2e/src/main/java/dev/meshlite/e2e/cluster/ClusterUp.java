@@ -192,7 +192,7 @@ public final class ClusterUp {
             Files.setPosixFilePermissions(token, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
             List<String> enter = List.of("nsenter", "--net=/run/netns/" + Layout.nodeNetns(node), "--");
             Components.Spec ztunnel = new Components.Spec("ztunnel", node, concat(enter, Components.javaCommand(
-                    "ztunnel@" + node, ztunnelJvmFlags(), ztunnelCp, java.util.Optional.empty(), "dev.meshlite.ztunnel.Main",
+                    "ztunnel@" + node, ztunnelJvmFlags(), ztunnelCp, ztunnelAotCache(), "dev.meshlite.ztunnel.Main",
                     ztunnelArgs(node, token, nodeDir))),
                     Layout.logDir().resolve("ztunnel-" + node + ".log").toString());
             Components.Spec agent = new Components.Spec("cni-agent", node, concat(enter, Components.javaCommand(
@@ -234,6 +234,14 @@ public final class ClusterUp {
             return List.of(override.trim().split("\\s+"));
         }
         return ZTUNNEL_JVM_FLAGS;
+    }
+
+    /**
+     * The AOT cache, trained with {@link #ZTUNNEL_JVM_FLAGS}; {@code MESH_ZTUNNEL_AOT=0} runs
+     * without it (for comparisons). A cache whose flags do not match is ignored by the JVM.
+     */
+    static java.util.Optional<Path> ztunnelAotCache() {
+        return "0".equals(System.getenv("MESH_ZTUNNEL_AOT")) ? java.util.Optional.empty() : Layout.ztunnelAotCache();
     }
 
     static final List<String> ZTUNNEL_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xss512k", "-Xms32m", "-Xmx128m",

@@ -120,6 +120,15 @@ public final class Layout {
                 ? java.util.Optional.of(jar + ":" + target.resolve("lib") + "/*") : java.util.Optional.empty();
     }
 
+    /**
+     * ztunnel's AOT cache (ztunnel/pom.xml trains it with ClusterUp.ZTUNNEL_JVM_FLAGS on
+     * {@link #ztunnelClasspath()}), or empty when it was not built.
+     */
+    public static java.util.Optional<Path> ztunnelAotCache() {
+        Path cache = meshHome().resolve("ztunnel/target/ztunnel.aot");
+        return java.nio.file.Files.isReadable(cache) ? java.util.Optional.of(cache) : java.util.Optional.empty();
+    }
+
     /** The roots that verify istiod-lite, as every namespace's istio-ca-root-cert publishes them. */
     public static Path meshRootCert() {
         return stateDir().resolve("mesh-root-cert.pem");

@@ -22,6 +22,11 @@ import javax.net.ssl.SSLException;
 /**
  * Fetches certificates from the CA over gRPC: a new P-256 key per certificate, a CSR proving it,
  * the bearer token from {@code token} (read at every call: projected tokens rotate).
+ *
+ * <p>{@link #prepare()} makes the next fetch's key and CSR ahead of time (the CSR names no
+ * identity, so one made before the identity is known is the same CSR): a process calls it at
+ * start-up so its first fetch, on the path of its first pod, neither generates a key nor loads the
+ * key-generation and CSR code. A prepared key is used once, for one certificate, like any other.
  */
 public final class GrpcCertificateSource implements CertificateSource, AutoCloseable {
 
@@ -29,6 +34,16 @@ public final class GrpcCertificateSource implements CertificateSource, AutoClose
     private final Supplier<String> token;
     private final Duration requestedTtl;
     private final Duration deadline;
+    /** A key and its CSR not used yet, or {@code null}: taken by the next fetch. */
+    private final java.util.concurrent.atomic.AtomicReference<PreparedKey> prepared =
+            new java.util.concurrent.atomic.AtomicReference<>();
+
+    private record PreparedKey(KeyPair key, String csr) {
+        static PreparedKey create() {
+            KeyPair key = CsrPem.newP256();
+            return new PreparedKey(key, CsrPem.csr(key));
+        }
+    }
 
     public GrpcCertificateSource(ManagedChannel channel, Supplier<String> token, Duration requestedTtl,
             Duration deadline) {
@@ -64,10 +79,26 @@ public final class GrpcCertificateSource implements CertificateSource, AutoClose
         }
     }
 
+    /**
+     * Makes the key and CSR of the next fetch now, unless one is waiting already; also loads the
+     * request's message classes. Safe from any thread.
+     */
+    public void prepare() {
+        if (prepared.get() == null) {
+            prepared.compareAndSet(null, PreparedKey.create());
+        }
+        CsrRequest.getDefaultInstance().toByteArray();
+        CertificateServiceGrpc.getServiceDescriptor();
+    }
+
     @Override
     public Fetched fetch(SpiffeId identity) throws Exception {
-        KeyPair key = CsrPem.newP256();
-        String csr = CsrPem.csr(key);
+        PreparedKey next = prepared.getAndSet(null);
+        if (next == null) {
+            next = PreparedKey.create();
+        }
+        KeyPair key = next.key();
+        String csr = next.csr();
         reconnectNow(channel);
         CertificateResponse response = CertificateServiceGrpc.newBlockingStub(channel)
                 .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(BearerTokenHeader.metadata(token.get())))
