@@ -1,24 +1,33 @@
 #!/usr/bin/env bash
 # HBONE tunnel benchmark on loopback, every baseline in the same run (DESIGN §9):
 #   direct 127.0.0.1 | stunnel TLS 1.3 mTLS pair | hbone connect -> hbone serve
-# for each path: single-connection iperf3 throughput, and request/response latency at a fixed
-# rate (open-loop, one keep-alive connection, 1 KiB messages to an echo server).
+# for each path: single-connection iperf3 throughput (after an unrecorded warm-up run of the same
+# length on every path: the hbone JVMs compile their hot paths, stunnel has nothing to warm), and
+# request/response latency at a fixed rate (open-loop, one keep-alive connection, 1 KiB messages
+# to an echo server).
 # Writes a Markdown table to stdout and to benchmarks/results/hbone-<UTC timestamp>.md.
 #
 # usage: benchmarks/hbone-throughput.sh        (build first: ./mvnw -pl hbone-protocol install)
 # needs: iperf3, stunnel4, openssl, python3 (Debian packages of the same names); the echo server
 #        and the latency client are LatencyProbe.java (run as a single-file Java program).
 # env:   JAVA_HOME (default /usr/lib/jvm/temurin-25-jdk-amd64), SECONDS_IPERF (10),
-#        RATE (1000 req/s), SECONDS_LATENCY (10), SIZE (1024 bytes),
+#        SECONDS_WARMUP (5; 0 for none), RATE (1000 req/s), SECONDS_LATENCY (10), SIZE (1024 bytes),
+#        HBONE_JVM_FLAGS (the hbone processes' JVM flags, default below),
 #        HBONE_JAVA_OPTS (extra JVM options for the hbone processes, e.g. a JFR recording)
 set -euo pipefail
 
 JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 SECONDS_IPERF=${SECONDS_IPERF:-10}
+SECONDS_WARMUP=${SECONDS_WARMUP:-5}
 RATE=${RATE:-1000}
 SECONDS_LATENCY=${SECONDS_LATENCY:-10}
 SIZE=${SIZE:-1024}
 HBONE_JAVA_OPTS=${HBONE_JAVA_OPTS:-}
+# How the hbone proxy is meant to run: a small heap (the relay's buffers are direct memory, not heap;
+# the CLI keeps Netty's allocator in its normal mode under it) and the serial collector (one relay
+# loop per core, nothing for a concurrent collector to overlap with). The default G1 heap is sized
+# from the machine's RAM, and made the proxy JVMs several hundred MiB of RSS for nothing.
+HBONE_JVM_FLAGS=${HBONE_JVM_FLAGS:--XX:+UseSerialGC -Xms16m -Xmx64m --enable-native-access=ALL-UNNAMED}
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -148,7 +157,7 @@ await_listen "$P_ST_CLI" stunnel-client
 P_HB=$(free_port); P_HB_CLI=$(free_port); P_HB_CLI_ECHO=$(free_port)
 # HBONE_JAVA_OPTS is split on spaces on purpose (several options in one variable).
 # shellcheck disable=SC2086
-hbone() { exec "$JAVA" $HBONE_JAVA_OPTS -cp "$CP" dev.meshlite.hbone.cli.HboneCli "$@"; } # exec: $! is the JVM
+hbone() { exec "$JAVA" $HBONE_JVM_FLAGS $HBONE_JAVA_OPTS -cp "$CP" dev.meshlite.hbone.cli.HboneCli "$@"; } # exec: $! is the JVM
 material=(--cert "$work/server.pem" --key "$work/server.key" --ca "$work/ca.pem")
 cmaterial=(--cert "$work/client.pem" --key "$work/client.key" --ca "$work/ca.pem"
            --expect-id spiffe://cluster.local/ns/bench/sa/server)
@@ -175,20 +184,26 @@ rss_mib() { # pids...: summed VmRSS in MiB
     for p in "$@"; do kb=$((kb + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done
     echo $((kb / 1024))
 }
-iperf() { # port -> Gbit/s (receiver side, after 2 s omitted)
-    iperf3 -c 127.0.0.1 -p "$1" -t "$SECONDS_IPERF" -O 2 -J >"$work/iperf-$1.json"
+iperf() { # port [seconds [omit]] -> Gbit/s (receiver side, after 2 s omitted)
+    iperf3 -c 127.0.0.1 -p "$1" -t "${2:-$SECONDS_IPERF}" -O "${3:-2}" -J >"$work/iperf-$1.json"
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' "$work/iperf-$1.json"
+}
+warmup() { # port -> Gbit/s of the unrecorded warm-up run ("-" without one)
+    if (( SECONDS_WARMUP > 0 )); then iperf "$1" "$SECONDS_WARMUP" 0; else echo "-"; fi
 }
 latency() { # host:port -> "p50 p90 p99 max"
     "$JAVA" "$here/LatencyProbe.java" run "$1" "$RATE" "$SECONDS_LATENCY" "$SIZE"
 }
 
-declare -A tput lat cpu rss
-echo "iperf3 ${SECONDS_IPERF}s and ${RATE} req/s x ${SECONDS_LATENCY}s per path..." >&2
+declare -A tput cold lat cpu rss
+echo "iperf3 ${SECONDS_WARMUP}s warm-up + ${SECONDS_IPERF}s and ${RATE} req/s x ${SECONDS_LATENCY}s per path..." >&2
+cold[direct]=$(warmup "$P_IPERF")
 tput[direct]=$(iperf "$P_IPERF");                     cpu[direct]="-"; rss[direct]="-"
+cold[stunnel]=$(warmup "$P_ST_CLI")
 c0=$(cpu_seconds "$stunnel_cli" "$stunnel_srv")
 tput[stunnel]=$(iperf "$P_ST_CLI")
 cpu[stunnel]=$(python3 -c 'import sys; print("%.1f" % (float(sys.argv[2])-float(sys.argv[1])))' "$c0" "$(cpu_seconds "$stunnel_cli" "$stunnel_srv")")
+cold[hbone]=$(warmup "$P_HB_CLI")
 c0=$(cpu_seconds "$hb_cli" "$hb_srv")
 tput[hbone]=$(iperf "$P_HB_CLI")
 cpu[hbone]=$(python3 -c 'import sys; print("%.1f" % (float(sys.argv[2])-float(sys.argv[1])))' "$c0" "$(cpu_seconds "$hb_cli" "$hb_srv")")
@@ -207,12 +222,14 @@ read -r d50 d90 d99 _ <<<"${lat[direct]}"
     echo
     echo "$(nproc) cores, $(uname -r), $("$JAVA" -version 2>&1 | head -1), $(iperf3 --version | head -1 | cut -d' ' -f1-2),"
     echo "$("$STUNNEL" -version 2>&1 | grep -m1 -o 'stunnel [0-9.]*'), $(openssl version | cut -d' ' -f1-2)."
-    echo "Throughput: iperf3, one connection, ${SECONDS_IPERF} s (first 2 s omitted). Latency: ${RATE} req/s of ${SIZE} B for"
+    echo "Throughput: iperf3, one connection, ${SECONDS_IPERF} s (first 2 s omitted), after an unrecorded ${SECONDS_WARMUP} s run on the same path"
+    echo "(its figure is the \"cold\" column: the hbone JVMs' first seconds). hbone JVM flags: \`${HBONE_JVM_FLAGS}${HBONE_JAVA_OPTS:+ $HBONE_JAVA_OPTS}\`."
+    echo "Latency: ${RATE} req/s of ${SIZE} B for"
     echo "${SECONDS_LATENCY} s after warm-up (2000 unpaced round trips, then 1 s), one keep-alive connection, open-loop (from each request's due time)."
     echo "Proxy CPU: user+system seconds of both proxy processes during the iperf3 run; RSS after the run."
     echo
-    echo "| path | throughput Gbit/s | p50 ms | p90 ms | p99 ms | max ms | added p50 / p90 / p99 ms | proxy CPU s | proxy RSS MiB |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| path | throughput Gbit/s | cold Gbit/s | p50 ms | p90 ms | p99 ms | max ms | added p50 / p90 / p99 ms | proxy CPU s | proxy RSS MiB |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for path in direct stunnel hbone; do
         read -r p50 p90 p99 pmax <<<"${lat[$path]}"
         added=$(python3 -c 'import sys; a=[float(x) for x in sys.argv[1:]]; print("%.3f / %.3f / %.3f" % (a[0]-a[3], a[1]-a[4], a[2]-a[5]))' "$p50" "$p90" "$p99" "$d50" "$d90" "$d99")
@@ -221,7 +238,7 @@ read -r d50 d90 d99 _ <<<"${lat[direct]}"
             stunnel) name="stunnel TLS 1.3 mTLS pair" ;;
             hbone) name="hbone connect → serve" ;;
         esac
-        echo "| $name | ${tput[$path]} | $p50 | $p90 | $p99 | $pmax | $added | ${cpu[$path]} | ${rss[$path]} |"
+        echo "| $name | ${tput[$path]} | ${cold[$path]} | $p50 | $p90 | $p99 | $pmax | $added | ${cpu[$path]} | ${rss[$path]} |"
     done
     echo
     ratio=$(python3 -c 'import sys; print("%.2f" % (float(sys.argv[1])/float(sys.argv[2])))' "${tput[hbone]}" "${tput[stunnel]}")

@@ -1,5 +1,6 @@
 package dev.meshlite.hbone.client;
 
+import dev.meshlite.hbone.HboneCodec;
 import dev.meshlite.hbone.HboneWire;
 import dev.meshlite.hbone.metrics.HandshakeFailures;
 import dev.meshlite.hbone.metrics.HboneMetrics;
@@ -9,7 +10,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
@@ -50,13 +50,10 @@ final class ClientHandshakeHandler extends ChannelInboundHandlerAdapter {
             fail(ctx, e);
             return;
         }
-        Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
-                .initialSettings(HboneWire.settings(false))
-                // Safety net: if the server lowers its limit below what is open, queue, don't fail.
-                .encoderEnforceMaxConcurrentStreams(true)
-                .build();
+        Http2FrameCodec codec = HboneCodec.forClient();
         ctx.pipeline().replace(this, ClientPipeline.H2, codec);
-        ctx.pipeline().addAfter(ClientPipeline.H2, ClientPipeline.MUX,
+        HboneCodec.limitSentFrames(ctx.pipeline(), ClientPipeline.H2, codec);
+        ctx.pipeline().addAfter(HboneCodec.SEND_FRAME_LIMIT, ClientPipeline.MUX,
                 new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
         ctx.pipeline().addAfter(ClientPipeline.MUX, ClientPipeline.CONNECTION,
                 new ConnectionHandler(connection, pool, config));

@@ -6,8 +6,9 @@ package dev.meshlite.hbone.client;
  *   <li>{@link #TLS}: SslHandler from the source identity's current material (no SNI);
  *   <li>{@code FlushBeforeClose}: close() flushes through TLS first;
  *   <li>{@link #HANDSHAKE}: checks the session and the server's SPIFFE id against the key's
- *       expected set, then replaces itself by the three below;
- *   <li>{@link #H2}: Http2FrameCodec with the HBONE settings;
+ *       expected set, then replaces itself by the four below;
+ *   <li>{@link #H2}: Http2FrameCodec with the HBONE settings ({@code HboneCodec});
+ *   <li>{@code HboneCodec.SEND_FRAME_LIMIT}: caps the DATA frames we send, on the peer's SETTINGS;
  *   <li>{@link #MUX}: Http2MultiplexHandler (streams are opened by the client only);
  *   <li>{@link #CONNECTION}: SETTINGS (the server's stream limit), PING keepalive, GOAWAY.
  * </ol>

@@ -41,8 +41,9 @@ import java.util.List;
  *       without a FIN, or failed, resets the stream.
  * </ul>
  * The two channels may live on different event loops (a client's accepted socket and a pooled
- * connection): each handler keeps only its own channel's state and calls the other channel only
- * through Netty's thread-safe channel operations.
+ * connection): each handler keeps only its own channel's state and reaches the other side only
+ * through Netty's thread-safe channel operations, or (resuming the socket's reads) by a task on
+ * the socket's loop.
  */
 public final class StreamRelay {
 
@@ -61,8 +62,8 @@ public final class StreamRelay {
         socket.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
         socket.config().setAutoRead(false);
         stream.config().setAutoRead(false);
-        StreamSide streamSide = new StreamSide(socket, metrics);
-        SocketSide socketSide = new SocketSide(stream, metrics);
+        SocketSide socketSide = new SocketSide(socket, stream, metrics);
+        StreamSide streamSide = new StreamSide(socket, socketSide, metrics);
         stream.pipeline().addLast(HANDLER, streamSide);
         socket.pipeline().addLast(HANDLER, socketSide);
         stream.eventLoop().execute(() -> streamSide.start(stream, early));
@@ -103,12 +104,14 @@ public final class StreamRelay {
     /** On the stream's pipeline: stream to socket. */
     private static final class StreamSide extends ChannelInboundHandlerAdapter {
         private final DuplexChannel socket;
+        private final SocketSide socketSide;
         private final HboneMetrics metrics;
         private boolean remoteEnded;
         private boolean reset;
 
-        StreamSide(DuplexChannel socket, HboneMetrics metrics) {
+        StreamSide(DuplexChannel socket, SocketSide socketSide, HboneMetrics metrics) {
             this.socket = socket;
+            this.socketSide = socketSide;
             this.metrics = metrics;
         }
 
@@ -181,7 +184,7 @@ public final class StreamRelay {
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
             if (ctx.channel().isWritable()) {
-                socket.read();
+                socketSide.resumeReading();
             }
             ctx.fireChannelWritabilityChanged();
         }
@@ -242,13 +245,32 @@ public final class StreamRelay {
 
     /** On the socket's pipeline: socket to stream. */
     private static final class SocketSide extends ChannelInboundHandlerAdapter {
+        private final DuplexChannel socket;
         private final Http2StreamChannel stream;
         private final HboneMetrics metrics;
         private boolean inputShutdown;
 
-        SocketSide(Http2StreamChannel stream, HboneMetrics metrics) {
+        SocketSide(DuplexChannel socket, Http2StreamChannel stream, HboneMetrics metrics) {
+            this.socket = socket;
             this.stream = stream;
             this.metrics = metrics;
+        }
+
+        /**
+         * The stream can take more: read the socket again, unless its input has ended. Reading a
+         * socket after its FIN is not harmless: on epoll, re-arming EPOLLIN on a socket whose input
+         * is shut fails (epoll_ctl ENOENT), and that error closed the socket while the other
+         * direction was still delivering, cutting the response short (seen with a client that
+         * half-closes while a slow-windowed server, Node's http2, is still answering).
+         */
+        void resumeReading() {
+            if (socket.eventLoop().inEventLoop()) {
+                if (!inputShutdown && socket.isActive()) {
+                    socket.read();
+                }
+            } else {
+                socket.eventLoop().execute(this::resumeReading);
+            }
         }
 
         @Override

@@ -1,5 +1,6 @@
 package dev.meshlite.hbone.server;
 
+import dev.meshlite.hbone.HboneCodec;
 import dev.meshlite.hbone.HboneWire;
 import dev.meshlite.hbone.metrics.HandshakeFailures;
 import dev.meshlite.hbone.metrics.HboneMetrics;
@@ -9,7 +10,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.SslHandler;
@@ -56,12 +56,10 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter {
             ctx.close();
             return;
         }
-        Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
-                .initialSettings(HboneWire.settings(true))
-                .validateHeaders(true)
-                .build();
+        Http2FrameCodec codec = HboneCodec.forServer();
         ctx.pipeline().replace(this, ServerPipeline.H2, codec);
-        ctx.pipeline().addAfter(ServerPipeline.H2, ServerPipeline.MUX,
+        HboneCodec.limitSentFrames(ctx.pipeline(), ServerPipeline.H2, codec);
+        ctx.pipeline().addAfter(HboneCodec.SEND_FRAME_LIMIT, ServerPipeline.MUX,
                 new Http2MultiplexHandler(streams.apply(peer)));
         ctx.pipeline().addAfter(ServerPipeline.MUX, ServerPipeline.ERRORS, ConnectionErrors.INSTANCE);
         // The stream window comes with SETTINGS; the connection window only grows by WINDOW_UPDATE.

@@ -8,8 +8,9 @@ package dev.meshlite.hbone.server;
  *   <li>{@code FlushBeforeClose}: close() flushes through TLS first (the last DATA of a drained
  *       connection must not be lost);
  *   <li>{@link #HANDSHAKE}: waits for the handshake, checks the session (TLS 1.3, AES-GCM, h2,
- *       SPIFFE id), then replaces itself by the three below;
- *   <li>{@link #H2}: Http2FrameCodec with the HBONE settings;
+ *       SPIFFE id), then replaces itself by the four below;
+ *   <li>{@link #H2}: Http2FrameCodec with the HBONE settings ({@code HboneCodec});
+ *   <li>{@code HboneCodec.SEND_FRAME_LIMIT}: caps the DATA frames we send, on the peer's SETTINGS;
  *   <li>{@link #MUX}: Http2MultiplexHandler; each stream gets a {@code ConnectStreamHandler}, which
  *       is replaced by the relay once the tunnel is up;
  *   <li>{@link #ERRORS}: logs (debug) the connection errors the codec has already answered.

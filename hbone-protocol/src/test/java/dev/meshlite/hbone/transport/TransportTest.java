@@ -8,9 +8,9 @@ import org.junit.jupiter.api.Test;
 class TransportTest {
 
     @Test
-    void prefersIoUringThenEpollThenNio() {
-        assertEquals(Transport.IO_URING, Transport.select(null, t -> true));
-        assertEquals(Transport.EPOLL, Transport.select(null, t -> t != Transport.IO_URING));
+    void prefersEpollThenIoUringThenNio() {
+        assertEquals(Transport.EPOLL, Transport.select(null, t -> true));
+        assertEquals(Transport.IO_URING, Transport.select(null, t -> t != Transport.EPOLL));
         assertEquals(Transport.NIO, Transport.select("", t -> t == Transport.NIO));
     }
 
