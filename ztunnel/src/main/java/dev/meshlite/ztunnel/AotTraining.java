@@ -55,6 +55,7 @@ final class AotTraining {
     private AotTraining() {}
 
     public static void main(String[] args) throws Exception {
+        dev.meshlite.hbone.transport.NettyDefaults.forProxy(); // as Main runs
         new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).parseArgs("--node", "train",
                 "--ca-root", "/dev/null", "--token-file", "/dev/null", "--handoff-socket", "/nonexistent");
         InetAddress loopback = InetAddress.getLoopbackAddress();

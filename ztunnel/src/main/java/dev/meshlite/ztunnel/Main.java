@@ -121,6 +121,7 @@ public final class Main implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        dev.meshlite.hbone.transport.NettyDefaults.forProxy();
         System.exit(new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
     }
 }

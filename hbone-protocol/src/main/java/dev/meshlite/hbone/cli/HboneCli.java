@@ -43,22 +43,8 @@ public final class HboneCli implements Runnable {
         if (System.getProperty("logback.configurationFile") == null) {
             System.setProperty("logback.configurationFile", "dev/meshlite/hbone/cli/logback-cli.xml");
         }
-        // Process-wide Netty defaults of the tool (before any Netty class loads; -D still wins):
-        // - no leak sampling: the default samples one buffer in 128 and records a stack trace for
-        //   it, which at several Gbit/s is hundreds of traces a second on the relay's loop (tests
-        //   run with paranoid detection instead);
-        // - the allocator's normal mode even under a small heap: below 512 MiB of -Xmx Netty
-        //   switches to a low-memory mode (no per-thread magazines, smaller chunks), which at
-        //   -Xmx64m more than doubled the CPU per relayed byte in the HBONE benchmark.
-        defaultProperty("io.netty.leakDetection.level", "disabled");
-        defaultProperty("io.netty.allocator.lowMemory", "false");
+        dev.meshlite.hbone.transport.NettyDefaults.forProxy();
         System.exit(run(args));
-    }
-
-    private static void defaultProperty(String key, String value) {
-        if (System.getProperty(key) == null) {
-            System.setProperty(key, value);
-        }
     }
 
     /** Runs without exiting (tests). */
