@@ -117,7 +117,7 @@ final class Warmup {
     }
 
     /** Contexts as CertificateManager builds them, and a handshake between them as on :15008. */
-    private static void tls(String trustDomain) throws Exception {
+    static void tls(String trustDomain) throws Exception {
         WorkloadCertificate material = selfSigned(new SpiffeId(trustDomain, "ztunnel-warmup", "ztunnel-warmup"));
         TrustBundle roots = TrustBundle.of(material.leaf());
         TlsContextHolder server = TlsContextHolder.forServer(material, roots, PeerVerifier.sameTrustDomain(trustDomain));

@@ -1,18 +1,10 @@
 package dev.meshlite.istiod.model;
 
 import dev.meshlite.istiod.api.workload.v1.Authorization;
-import dev.meshlite.istiod.api.workload.v1.GatewayAddress;
-import dev.meshlite.istiod.api.workload.v1.HealthStatus;
 import dev.meshlite.istiod.api.workload.v1.Locality;
-import dev.meshlite.istiod.api.workload.v1.Port;
-import dev.meshlite.istiod.api.workload.v1.PortList;
-import dev.meshlite.istiod.api.workload.v1.Scope;
-import dev.meshlite.istiod.api.workload.v1.TrafficDistribution;
-import dev.meshlite.istiod.api.workload.v1.TunnelProtocol;
 import dev.meshlite.istiod.api.workload.v1.Workload;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.Namespace;
@@ -29,12 +21,10 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 
 /**
  * The pure translation from Kubernetes objects to the ambient data plane's resources

@@ -91,12 +91,6 @@ public final class ClusterWatcher implements AutoCloseable {
     /** Settings, built once. */
     public record Options(String rootNamespace, String trustDomain, Duration quiet, Duration maxDelay,
             Duration gather, Duration syncTimeout, boolean events) {
-        /** Settings without a leading build (every change waits {@code quiet}). */
-        public Options(String rootNamespace, String trustDomain, Duration quiet, Duration maxDelay,
-                Duration syncTimeout, boolean events) {
-            this(rootNamespace, trustDomain, quiet, maxDelay, quiet, syncTimeout, events);
-        }
-
         public static Options defaults(String rootNamespace, String trustDomain) {
             return new Options(rootNamespace, trustDomain, Duration.ofMillis(100), Duration.ofSeconds(1),
                     Duration.ofMillis(10), Duration.ofSeconds(60), true);

@@ -27,11 +27,6 @@ record Debounce(Duration quiet, Duration max, Duration gather) {
         }
     }
 
-    /** Without a leading build: every change waits for the quiet period. */
-    Debounce(Duration quiet, Duration max) {
-        this(quiet, max, quiet);
-    }
-
     /**
      * The rebuild time for changes from {@code first} to {@code last} (both not yet built).
      *

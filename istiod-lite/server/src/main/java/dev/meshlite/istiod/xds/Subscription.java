@@ -103,7 +103,7 @@ final class Subscription {
      * next diff is then that snapshot's change to the next, the same for every stream.
      */
     boolean mirrors(Object snapshot) {
-        return mirrored != null && mirrored == snapshot && wildcard && !fullDiffNeeded && deferred.isEmpty();
+        return mirrored != null && mirrored == snapshot; // cleared by whatever makes it unsure
     }
 
     boolean wants(String name) {

@@ -32,6 +32,7 @@ class ControlPlaneBenchIT {
         assertEquals(20, number(f, "services").intValue());
         assertEquals(10, number(f, "proxies").intValue(), "every proxy synced: the run waits for all of them");
         assertEquals(3, ((List<?>) f.get("label_to_last_ack_ms")).size());
+        assertEquals(2, ((List<?>) f.get("warmup_label_to_last_ack_ms")).size(), "warm-ups reported apart");
         double p50 = number(f, "label_to_last_ack_ms_p50").doubleValue();
         double p99 = number(f, "label_to_last_ack_ms_p99").doubleValue();
         assertTrue(p50 > 0 && p50 <= p99, "0 < p50 " + p50 + " <= p99 " + p99);

@@ -42,15 +42,15 @@ class DebounceTest {
     }
 
     @Test
-    void withoutAGatherWindowEveryChangeWaitsTheQuietPeriod() {
-        Debounce trailing = new Debounce(Duration.ofMillis(100), Duration.ofSeconds(1));
+    void aGatherWindowAsLongAsTheQuietPeriodMakesEveryChangeWaitIt() {
+        Debounce trailing = new Debounce(Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofMillis(100));
         assertEquals(T0.plusMillis(100), trailing.due(T0, T0, null));
         assertEquals(T0.plusMillis(100), trailing.due(T0, T0, T0.minusSeconds(60)));
     }
 
     @Test
     void maxBelowQuietIsRefused() {
-        assertThrows(IllegalArgumentException.class, () -> new Debounce(Duration.ofSeconds(2), Duration.ofSeconds(1)));
+        assertThrows(IllegalArgumentException.class, () -> new Debounce(Duration.ofSeconds(2), Duration.ofSeconds(1), Duration.ZERO));
         assertThrows(IllegalArgumentException.class,
                 () -> new Debounce(Duration.ofMillis(10), Duration.ofSeconds(1), Duration.ofMillis(20)));
     }
