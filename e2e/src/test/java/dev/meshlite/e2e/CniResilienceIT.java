@@ -168,9 +168,17 @@ class CniResilienceIT {
                             "process " + pid + " of steady/late runs in a namespace without capture rules");
                 }
                 for (String sandbox : sandboxes(uid)) {
-                    Sh.Result pids = Sh.tryRun("ip", "netns", "pids", sandbox);
-                    assertTrue(!pids.ok() || pids.stdout().isBlank() || redirected("/run/netns/" + sandbox),
-                            "processes " + pids.stdout().strip() + " in sandbox " + sandbox + " without capture rules");
+                    // The node's own tools enter the sandbox too (the CNI plugins, kubelet-lite's
+                    // existence check, the launcher before it execs the container): only what
+                    // runs as the pod must find the capture rules in place.
+                    List<Long> ofPod = new ArrayList<>();
+                    for (String pid : Sh.tryRun("ip", "netns", "pids", sandbox).stdout().split("\\s+")) {
+                        if (!pid.isBlank() && runsAs(Long.parseLong(pid), STEADY, "late")) {
+                            ofPod.add(Long.parseLong(pid));
+                        }
+                    }
+                    assertTrue(ofPod.isEmpty() || redirected("/run/netns/" + sandbox),
+                            "processes " + ofPod + " of steady/late in sandbox " + sandbox + " without capture rules");
                 }
                 refusals = RETRYABLE_ADD.matcher(since(pluginLog, logStart)).results()
                         .filter(m -> m.group(1).equals(STEADY + "/late")).map(m -> m.group(2)).toList();
@@ -216,8 +224,9 @@ class CniResilienceIT {
     @Order(2)
     void restartingTheAgentAppliesNothingTwiceAndLosesNothing() throws Exception {
         String node = "node-1";
+        Await.until(BOUND, "every pod enrolled and served before the restart",
+                () -> meshPods().stream().allMatch(CniResilienceIT::enrolledAndServed));
         List<Pod> enrolled = meshPods();
-        assertTrue(enrolled.stream().allMatch(CniResilienceIT::enrolledAndServed), "not every pod enrolled before the restart");
         long onNode = enrolled.stream().filter(p -> node.equals(p.getSpec().getNodeName())).count();
         assertTrue(onNode >= 2, "only " + onNode + " enrolled pod(s) on " + node);
         Map<String, NetnsState> before = netnsStates(enrolled);
@@ -448,27 +457,40 @@ class CniResilienceIT {
                         + p.getStatus().getContainerStatuses().getFirst().getContainerID()));
     }
 
-    /**
-     * The processes that are containers of {@code ns/name}: kubelet-lite starts every container
-     * with POD_NAMESPACE and POD_NAME in its environment.
-     */
+    /** The processes that are containers of {@code ns/name} (see {@link #runsAs}). */
     static List<Long> podProcesses(String ns, String name) throws IOException {
         List<Long> pids = new ArrayList<>();
         try (DirectoryStream<Path> proc = Files.newDirectoryStream(Path.of("/proc"),
                 p -> p.getFileName().toString().chars().allMatch(Character::isDigit))) {
             for (Path p : proc) {
-                List<String> env;
-                try {
-                    env = Arrays.asList(new String(Files.readAllBytes(p.resolve("environ")), StandardCharsets.UTF_8).split("\0"));
-                } catch (IOException gone) {
-                    continue; // exited while we looked
-                }
-                if (env.contains("POD_NAMESPACE=" + ns) && env.contains("POD_NAME=" + name)) {
-                    pids.add(Long.parseLong(p.getFileName().toString()));
+                long pid = Long.parseLong(p.getFileName().toString());
+                if (runsAs(pid, ns, name)) {
+                    pids.add(pid);
                 }
             }
         }
         return pids;
+    }
+
+    /**
+     * Whether process {@code pid} is (or is about to exec) a container of {@code ns/name}:
+     * kubelet-lite starts every container with POD_NAMESPACE and POD_NAME in its environment,
+     * passed as arguments to its launcher ({@code ip netns exec ... env -i ...}), so either the
+     * environment or the command line names the pod. A process that exited meanwhile is not.
+     */
+    static boolean runsAs(long pid, String ns, String name) {
+        Path proc = Path.of("/proc", Long.toString(pid));
+        for (String file : List.of("environ", "cmdline")) {
+            try {
+                List<String> entries = Arrays.asList(new String(Files.readAllBytes(proc.resolve(file)), StandardCharsets.UTF_8).split("\0"));
+                if (entries.contains("POD_NAMESPACE=" + ns) && entries.contains("POD_NAME=" + name)) {
+                    return true;
+                }
+            } catch (IOException gone) {
+                return false;
+            }
+        }
+        return false;
     }
 
     /** The network namespaces kubelet-lite made for the pod with this uid (named after its last 8 characters). */
