@@ -22,7 +22,9 @@ import java.util.function.IntUnaryOperator;
  * <ol>
  *   <li>a Service VIP: through the Service's waypoint if it has one (authority stays VIP:port),
  *       else to one of its healthy endpoints that serve the port (service port → target port),
- *       the closest ones when the Service prefers close (below);
+ *       the closest ones when the Service prefers close (below); unreachable when it has such
+ *       endpoints but none is healthy, and passed through to the VIP itself (the cluster's
+ *       Service routing, as without the mesh) when the mesh knows none at all;
  *   <li>a known workload's IP: through its waypoint if it has one, else straight to it;
  *   <li>anything else: passed through as plain TCP.
  * </ol>
@@ -70,9 +72,17 @@ public final class OutboundRouter {
             if (!svc.ports().containsKey(port)) {
                 return new Route.Unreachable("service " + svc.hostname() + " has no port " + port);
             }
-            List<Workload> ready = state.endpoints(svc).stream()
-                    .filter(w -> w.healthy() && w.targetPort(svc.key(), port) > 0 && !w.addresses().isEmpty())
+            List<Workload> serving = state.endpoints(svc).stream()
+                    .filter(w -> w.targetPort(svc.key(), port) > 0 && !w.addresses().isEmpty())
                     .toList();
+            if (serving.isEmpty()) {
+                // No endpoint the mesh knows of: the Service's pods are outside the mesh (only
+                // ambient workloads are sent), or their workloads and the Service itself arrive
+                // in separate updates (a namespace joining or leaving). The cluster's own Service
+                // routing decides, as without the mesh.
+                return new Route.Passthrough(dialled, null, svc);
+            }
+            List<Workload> ready = serving.stream().filter(Workload::healthy).toList();
             if (ready.isEmpty()) {
                 return new Route.Unreachable("service " + svc.hostname() + " has no healthy endpoint for port " + port);
             }
