@@ -62,6 +62,9 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--drain", defaultValue = "PT5S", description = "on SIGTERM, how long open connections may finish (ISO-8601, default: ${DEFAULT-VALUE})")
     Duration drain;
 
+    @Option(names = "--pod-drain", defaultValue = "PT5S", description = "when the node agent removes a pod, how long its listeners stay open for tunnels other nodes still send it (ISO-8601, PT0S closes them at once; default: ${DEFAULT-VALUE})")
+    Duration podDrain;
+
     @Option(names = "--certificate-ttl", defaultValue = "PT24H", description = "requested workload certificate lifetime (default: ${DEFAULT-VALUE})")
     Duration certificateTtl;
 
@@ -93,7 +96,7 @@ public final class Main implements Callable<Integer> {
             config = new ZtunnelConfig(node, trustDomain, cluster, address(controlPlane, "--control-plane"),
                     caRoot, caAuthority, tokenFile, mode == Mode.inpod ? handoffSocket : null,
                     address(adminAddress, "--admin-address"), address(metricsAddress, "--metrics-address"),
-                    address(readinessAddress, "--readiness-address"), accessLog, drain, certificateTtl, dedicated);
+                    address(readinessAddress, "--readiness-address"), accessLog, drain, podDrain, certificateTtl, dedicated);
         } catch (IllegalArgumentException e) {
             // an operator's mistake: one line naming the option, not a stack trace
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());

@@ -112,7 +112,7 @@ public final class Ztunnel implements AutoCloseable {
 
         AtomicReference<ProxyInputs> inputs = new AtomicReference<>();
         AtomicReference<HboneServer> server = new AtomicReference<>();
-        pods = new WorkloadManager(config.trustDomain(), inputs::get, server::get);
+        pods = new WorkloadManager(config.trustDomain(), inputs::get, server::get, config.podDrain());
         HboneMetrics hboneMetrics = new HboneMetrics();
         hboneClient = HboneClient.create(HboneClientConfig.defaults(), certs::clientNow, hboneMetrics, transport, group,
                 (key, b) -> key.sourceIp() == null ? b : pods.byIp(key.sourceIp())
@@ -193,7 +193,7 @@ public final class Ztunnel implements AutoCloseable {
     }
 
     /**
-     * Stops accepting (the node agent, every pod's listeners), then lets open connections finish
+     * Stops accepting (the node agent, every pod's listeners, draining pods' too), then lets open connections finish
      * until the drain deadline, then closes what is left.
      */
     @Override

@@ -27,9 +27,10 @@ import java.util.function.Supplier;
 /**
  * The admin endpoints, on their own threads (never an event loop): {@code /config_dump} on the
  * admin address (127.0.0.1:15000: it shows certificates and policies, so only local callers) with
- * the workloads, services and policies held, the pods served with their listeners, and every
- * certificate chain as PEM with its expiry; {@code /healthz/ready} on the readiness port (15021),
- * 200 once xDS is synced and the node agent connected, else 503 with the reason.
+ * the workloads, services and policies held, the pods served with their listeners (and apart,
+ * under {@code drainingPods}, removed pods whose listeners stay open until their drain ends), and
+ * every certificate chain as PEM with its expiry; {@code /healthz/ready} on the readiness port
+ * (15021), 200 once xDS is synced and the node agent connected, else 503 with the reason.
  */
 public final class AdminServer implements AutoCloseable {
 
@@ -76,14 +77,10 @@ public final class AdminServer implements AutoCloseable {
         ObjectNode root = JSON.createObjectNode();
         root.set("xds", JSON.valueToTree(xds));
         ArrayNode served = root.putArray("pods");
-        for (ServedPod p : pods.served()) {
-            ObjectNode n = served.addObject();
-            n.put("uid", p.info().uid()).put("name", p.info().name()).put("namespace", p.info().namespace())
-                    .put("ip", p.ip().getHostAddress()).put("identity", p.identity().uri())
-                    .put("netnsInode", p.netns().inode());
-            ArrayNode ports = n.putArray("listening");
-            pods.listening(p).forEach(ports::add);
-        }
+        pods.served().forEach(p -> pod(served.addObject(), p, pods));
+        // removed by the node agent, listeners still open until their drain ends
+        ArrayNode draining = root.putArray("drainingPods");
+        pods.draining().forEach(p -> pod(draining.addObject(), p, pods));
         ArrayNode workloads = root.putArray("workloads");
         s.workloads().stream().sorted(Comparator.comparing(Workload::namespace).thenComparing(Workload::name)).forEach(w -> {
             ObjectNode n = workloads.addObject();
@@ -127,6 +124,14 @@ public final class AdminServer implements AutoCloseable {
                     .put("chain", pem(c.certificate().chain()));
         }
         return root;
+    }
+
+    private static void pod(ObjectNode n, ServedPod p, WorkloadManager pods) {
+        n.put("uid", p.info().uid()).put("name", p.info().name()).put("namespace", p.info().namespace())
+                .put("ip", p.ip().getHostAddress()).put("identity", p.identity().uri())
+                .put("netnsInode", p.netns().inode());
+        ArrayNode ports = n.putArray("listening");
+        pods.listening(p).forEach(ports::add);
     }
 
     static String pem(java.util.List<java.security.cert.X509Certificate> chain) {

@@ -16,6 +16,9 @@ import java.util.Objects;
  *                     rotated token is picked up
  * @param handoffSocket the node agent's socket (in-pod mode)
  * @param drain        how long connections may finish after SIGTERM
+ * @param podDrain     how long a pod the node agent removed keeps its listeners (ztunnels elsewhere
+ *                     still send it tunnels until istiod-lite's push reaches them); zero closes
+ *                     them at once
  * @param dedicatedPod  dedicated mode: the one pod served, from inside its own namespace (the
  *                      sidecar shape, for comparisons); {@code null} in in-pod mode
  */
@@ -23,7 +26,7 @@ public record ZtunnelConfig(String node, String trustDomain, String cluster, Ine
                             Path caRoot, String caAuthority, Path tokenFile, Path handoffSocket,
                             InetSocketAddress adminAddress, InetSocketAddress metricsAddress,
                             InetSocketAddress readinessAddress, AccessLog.Format accessLogFormat, Duration drain,
-                            Duration certificateTtl, dev.meshlite.cni.handoff.PodInfo dedicatedPod) {
+                            Duration podDrain, Duration certificateTtl, dev.meshlite.cni.handoff.PodInfo dedicatedPod) {
 
     public static final java.time.Duration MIN_CERTIFICATE_TTL = java.time.Duration.ofSeconds(20);
 
@@ -35,6 +38,9 @@ public record ZtunnelConfig(String node, String trustDomain, String cluster, Ine
         Objects.requireNonNull(tokenFile, "tokenFile");
         if (drain.isNegative()) {
             throw new IllegalArgumentException("drain: " + drain + " (expected: >= 0)");
+        }
+        if (podDrain.isNegative()) {
+            throw new IllegalArgumentException("--pod-drain " + podDrain + " (expected: >= 0)");
         }
         if (dedicatedPod != null && handoffSocket != null) {
             throw new IllegalArgumentException("dedicated mode serves one pod: no node agent socket expected");

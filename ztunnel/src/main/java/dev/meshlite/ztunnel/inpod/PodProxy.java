@@ -28,6 +28,7 @@ import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,7 +39,8 @@ import org.slf4j.LoggerFactory;
  * ztunnel can bind beside the one still draining. The HBONE listener presents the pod's own
  * certificate, so it opens once that certificate is held.
  *
- * <p>Closing stops the listeners only: connections already accepted run to their end.
+ * <p>Closing stops the listeners only: connections already accepted run to their end. A removed
+ * pod is closed after its drain ({@link WorkloadManager}), not at once.
  */
 final class PodProxy implements ServedPod {
 
@@ -49,7 +51,7 @@ final class PodProxy implements ServedPod {
     private final Netns netns;
     private final InetAddress ip;
     private final List<Channel> listeners = new CopyOnWriteArrayList<>();
-    private volatile boolean closed;
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     PodProxy(PodInfo info, SpiffeId identity, Netns netns, InetAddress ip) {
         this.info = info;
@@ -99,7 +101,7 @@ final class PodProxy implements ServedPod {
     }
 
     private void bindHbone(HboneServer hbone, TlsContextHolder tls, java.util.concurrent.CompletableFuture<Void> ready) {
-        if (closed) {
+        if (closed.get()) {
             ready.cancel(false);
             return;
         }
@@ -123,7 +125,7 @@ final class PodProxy implements ServedPod {
 
     private void keep(Channel listener) {
         listeners.add(listener);
-        if (closed) {
+        if (closed.get()) {
             listener.close();
         }
     }
@@ -134,12 +136,19 @@ final class PodProxy implements ServedPod {
                 .map(c -> ((InetSocketAddress) c.localAddress()).getPort()).sorted().toList();
     }
 
-    void close() {
-        closed = true;
+    /**
+     * Closes the listeners and the namespace's descriptor; true on the first call only, so the
+     * caller that gets true releases the pod's certificate and nobody releases it twice.
+     */
+    boolean close() {
+        if (!closed.compareAndSet(false, true)) {
+            return false;
+        }
         for (Channel c : listeners) {
             c.close();
         }
         netns.close();
+        return true;
     }
 
     @Override
