@@ -177,17 +177,21 @@ public final class DataPlaneBench implements Callable<Integer> {
             List<Long> all = new ArrayList<>(shape.proxies(BenchPods.CLIENT_NODE));
             all.addAll(shape.proxies(BenchPods.SERVER_NODE));
             double cpu0 = ProcSample.cpuSeconds(all);
+            double sys0 = ProcSample.systemSeconds(all);
             long t0 = System.nanoTime();
             OpenLoopHttp.Result r = load.http(target.http(), rate, seconds, size, conns);
             double wall = (System.nanoTime() - t0) / 1e9;
-            double vcpu = (ProcSample.cpuSeconds(all) - cpu0) / wall / (rate / 1000.0);
+            double cpuUsed = ProcSample.cpuSeconds(all) - cpu0;
+            double vcpu = cpuUsed / wall / (rate / 1000.0);
+            double systemShare = cpuUsed > 0 ? (ProcSample.systemSeconds(all) - sys0) / cpuUsed : 0;
             List<Long> serverNode = shape.proxies(BenchPods.SERVER_NODE);
             double rss = ProcSample.rssMib(serverNode);
-            System.out.printf(Locale.ROOT, "  %2d conns: p50 %.3f p90 %.3f p99 %.3f ms; %.2f Gbit/s; %.3f vCPU/1000 req/s; "
-                    + "%.1f MiB on %s (%d proxies)%n", conns, r.p50(), r.p90(), r.p99(), gbps, vcpu, rss,
+            System.out.printf(Locale.ROOT, "  %2d conns: p50 %.3f p90 %.3f p99 %.3f ms; %.2f Gbit/s; %.3f vCPU/1000 req/s "
+                    + "(%.3f per proxy on the path, %.0f%% of it system time); %.1f MiB on %s (%d proxies)%n", conns, r.p50(), r.p90(),
+                    r.p99(), gbps, vcpu, shape.proxiesOnPath() == 0 ? 0.0 : vcpu / shape.proxiesOnPath(), systemShare * 100, rss,
                     BenchPods.SERVER_NODE, serverNode.size());
             rows.add(new Row(shape.name(), conns, n, r.p50(), r.p90(), r.p99(), r.max(), r.count(), null, null, null, gbps,
-                    vcpu, rss, serverNode.size()));
+                    vcpu, rss, serverNode.size(), shape.proxiesOnPath()));
         }
         return rows;
     }

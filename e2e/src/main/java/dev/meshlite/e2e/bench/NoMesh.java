@@ -6,6 +6,11 @@ import java.util.List;
 final class NoMesh implements Shape {
 
     @Override
+    public int proxiesOnPath() {
+        return 0;
+    }
+
+    @Override
     public String name() {
         return "none";
     }

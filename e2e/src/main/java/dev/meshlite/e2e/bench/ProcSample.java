@@ -19,18 +19,27 @@ final class ProcSample {
 
     /** CPU seconds the processes have used so far. */
     static double cpuSeconds(Collection<Long> pids) {
+        return ticks(pids, true) / TICKS_PER_SECOND;
+    }
+
+    /** The part of {@link #cpuSeconds} spent in the kernel (system time). */
+    static double systemSeconds(Collection<Long> pids) {
+        return ticks(pids, false) / TICKS_PER_SECOND;
+    }
+
+    private static long ticks(Collection<Long> pids, boolean withUser) {
         long ticks = 0;
         for (long pid : pids) {
             try {
                 String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
                 // the command name may hold spaces: fields count from after its closing parenthesis
                 String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime (fields 14, 15)
+                ticks += (withUser ? Long.parseLong(f[11]) : 0) + Long.parseLong(f[12]); // utime, stime (fields 14, 15)
             } catch (IOException | RuntimeException gone) {
                 // exited: nothing to add
             }
         }
-        return ticks / TICKS_PER_SECOND;
+        return ticks;
     }
 
     /** Resident set size of the processes together, in MiB. */

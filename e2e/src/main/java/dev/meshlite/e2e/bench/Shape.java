@@ -22,6 +22,11 @@ interface Shape {
 
     Target target(BenchPods pods);
 
+    /** How many proxies one request crosses: its client's and its server's; none without a mesh. */
+    default int proxiesOnPath() {
+        return 2;
+    }
+
     /** The pids of this shape's proxies on {@code node} (none for no mesh). */
     List<Long> proxies(String node) throws Exception;
 

@@ -19,7 +19,7 @@ class ReportTest {
 
     private static Row row(String scenario, int conns, int pods, double p50, double p90, double p99, double rss) {
         return new Row(scenario, conns, pods, p50, p90, p99, p99 * 2, 8000, null, null, null, 3.5, 0.2, rss,
-                scenario.equals("ambient") ? 1 : pods);
+                scenario.equals("ambient") ? 1 : pods, scenario.equals("none") ? 0 : 2);
     }
 
     private static final List<Row> ROWS = List.of(
@@ -57,6 +57,11 @@ class ReportTest {
         assertEquals(50, dedicated50.get("pods_per_node").asInt());
         assertEquals(3.9, dedicated50.get("added_p99_ms").asDouble(), 1e-9);
         assertEquals(140.0, dedicated50.get("proxy_rss_mib_per_pod").asDouble(), 1e-9);
+        // two proxies on every meshed request's path: each is charged half of the scenario's CPU
+        assertEquals(2, dedicated50.get("proxies_on_path").asInt());
+        assertEquals(0.1, dedicated50.get("proxy_vcpu_per_1000rps_per_proxy").asDouble(), 1e-9);
+        assertEquals("none", json.get(0).get("scenario").asText());
+        assertTrue(json.get(0).get("proxy_vcpu_per_1000rps_per_proxy").isNull(), "no proxy, no per-proxy figure");
         assertTrue(json.get(3).get("added_p99_ms").isNull());
     }
 
