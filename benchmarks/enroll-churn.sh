@@ -29,51 +29,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$work/app.yaml" <<'EOF'
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: backend, namespace: shop}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: backend}}
-  template:
-    metadata: {labels: {app: backend}}
-    spec:
-      containers:
-      - name: http-echo
-        image: sample/http-echo
-        ports: [{name: http, containerPort: 8080}]
-        readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1, failureThreshold: 1}
----
-apiVersion: v1
-kind: Service
-metadata: {name: backend, namespace: shop}
-spec:
-  selector: {app: backend}
-  ports: [{name: http, port: 80, targetPort: http}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: talker, namespace: shop}
-spec:
-  nodeSelector: {kubernetes.io/hostname: node-1}
-  containers: [{name: sleep, image: sample/sleep}]
-EOF
+# EnrollmentIT's apps: shop (two http-echo backends, their Service, the talker) and legacy.
+app="$root/e2e/src/test/resources/enrollment-apps.yaml"
 
 mesh down >/dev/null 2>&1 || true
 mesh up --nodes 2 --mesh >&2
-mesh kubectl apply -f "$work/app.yaml" >/dev/null
+mesh kubectl apply -f "$app" >/dev/null
 ready() { mesh kubectl get pods -n shop -o json | python3 -c '
 import json, sys
 pods = json.load(sys.stdin)["items"]
 print(sum(1 for p in pods for c in p.get("status", {}).get("conditions", []) if c["type"] == "Ready" and c["status"] == "True"))'; }
 for _ in $(seq 120); do [ "$(ready)" = 3 ] && break; sleep 1; done
 [ "$(ready)" = 3 ] || { echo "shop's 3 pods not ready within 120 s" >&2; exit 1; }
-netns=$(mesh kubectl get pod -n shop talker -o json | python3 -c 'import json, sys; print(json.load(sys.stdin)["metadata"]["annotations"]["mesh.local/netns"])')
+talker=$(mesh kubectl get pod -n shop talker -o json)
+netns=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["metadata"]["annotations"]["mesh.local/netns"])' <<<"$talker")
+talker_node=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["spec"]["nodeName"])' <<<"$talker")
 
 # The talker: bounded by the file it checks and by a deadline of its own.
 touch "$work/talking"
@@ -112,7 +82,7 @@ mkdir -p "$here/results"
     echo "# Enrollment churn $stamp"
     echo
     echo "$(nproc) cores, $(uname -r). ${CYCLES} times: label shop ambient, ${HOLD} s, remove the label, ${HOLD} s;"
-    echo "the talker (node-1) calls backend.shop (2 pods, both nodes) one curl after another (3 s timeout) throughout."
+    echo "the talker ($talker_node) calls backend.shop (2 pods, both nodes) one curl after another (3 s timeout) throughout."
     echo
     echo "| calls | failed | p99 ms | slowest ms | calls carried by ztunnel (HBONE) |"
     echo "|---:|---:|---:|---:|---:|"

@@ -4,6 +4,7 @@ import static dev.meshlite.e2e.testing.MeshCommands.mesh;
 import static dev.meshlite.e2e.testing.MeshCommands.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.meshlite.e2e.cluster.Readiness;
@@ -39,49 +40,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 class EnrollmentIT {
 
     private static final Duration BOUND = Duration.ofSeconds(60);
-    private static final String APP = """
-            apiVersion: v1
-            kind: Namespace
-            metadata: {name: shop}
-            ---
-            apiVersion: v1
-            kind: Namespace
-            metadata: {name: legacy}
-            ---
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: backend, namespace: shop}
-            spec:
-              replicas: 2
-              selector: {matchLabels: {app: backend}}
-              template:
-                metadata: {labels: {app: backend}}
-                spec:
-                  containers:
-                  - name: http-echo
-                    image: sample/http-echo
-                    ports: [{name: http, containerPort: 8080}]
-                    readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1, failureThreshold: 1}
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: backend, namespace: shop}
-            spec:
-              selector: {app: backend}
-              ports: [{name: http, port: 80, targetPort: http}]
-            ---
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: talker, namespace: shop}
-            spec:
-              containers: [{name: sleep, image: sample/sleep}]
-            ---
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: client, namespace: legacy}
-            spec:
-              containers: [{name: sleep, image: sample/sleep}]
-            """;
+    /** The apps, shared with benchmarks/enroll-churn.sh: shop (backends, Service, talker) and legacy (client). */
+    private static final String APP_RESOURCE = "/enrollment-apps.yaml";
 
     private static KubernetesClient client;
     private static Map<String, String> identities;
@@ -93,7 +53,10 @@ class EnrollmentIT {
         assertEquals(0, up.exit(), up.out());
         client = MeshCli.client(Path.of("/run/mesh/apiserver/kubeconfig"));
         Path yaml = Files.createTempFile("enroll", ".yaml");
-        Files.writeString(yaml, APP);
+        try (var in = EnrollmentIT.class.getResourceAsStream(APP_RESOURCE)) {
+            assertNotNull(in, APP_RESOURCE + " not on the test classpath");
+            Files.write(yaml, in.readAllBytes());
+        }
         Run apply = mesh("kubectl", "apply", "-f", yaml.toString());
         assertEquals(0, apply.exit(), apply.out());
         Await.until(BOUND, "2 backends, the talker and the client ready", () -> backends().stream().filter(Readiness::ready).count() == 2

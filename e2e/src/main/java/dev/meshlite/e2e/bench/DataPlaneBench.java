@@ -176,14 +176,13 @@ public final class DataPlaneBench implements Callable<Integer> {
             }
             List<Long> all = new ArrayList<>(shape.proxies(BenchPods.CLIENT_NODE));
             all.addAll(shape.proxies(BenchPods.SERVER_NODE));
-            double cpu0 = ProcSample.cpuSeconds(all);
-            double sys0 = ProcSample.systemSeconds(all);
+            ProcSample.Cpu cpu0 = ProcSample.cpu(all);
             long t0 = System.nanoTime();
             OpenLoopHttp.Result r = load.http(target.http(), rate, seconds, size, conns);
             double wall = (System.nanoTime() - t0) / 1e9;
-            double cpuUsed = ProcSample.cpuSeconds(all) - cpu0;
-            double vcpu = cpuUsed / wall / (rate / 1000.0);
-            double systemShare = cpuUsed > 0 ? (ProcSample.systemSeconds(all) - sys0) / cpuUsed : 0;
+            ProcSample.Cpu used = ProcSample.cpu(all).since(cpu0);
+            double vcpu = used.seconds() / wall / (rate / 1000.0);
+            double systemShare = used.seconds() > 0 ? used.systemSeconds() / used.seconds() : 0;
             List<Long> serverNode = shape.proxies(BenchPods.SERVER_NODE);
             double rss = ProcSample.rssMib(serverNode);
             System.out.printf(Locale.ROOT, "  %2d conns: p50 %.3f p90 %.3f p99 %.3f ms; %.2f Gbit/s; %.3f vCPU/1000 req/s "

@@ -17,29 +17,30 @@ final class ProcSample {
     private ProcSample() {
     }
 
-    /** CPU seconds the processes have used so far. */
-    static double cpuSeconds(Collection<Long> pids) {
-        return ticks(pids, true) / TICKS_PER_SECOND;
+    /** CPU seconds used so far: user and system together, and the system (kernel) part. */
+    record Cpu(double seconds, double systemSeconds) {
+        Cpu since(Cpu earlier) {
+            return new Cpu(seconds - earlier.seconds, systemSeconds - earlier.systemSeconds);
+        }
     }
 
-    /** The part of {@link #cpuSeconds} spent in the kernel (system time). */
-    static double systemSeconds(Collection<Long> pids) {
-        return ticks(pids, false) / TICKS_PER_SECOND;
-    }
-
-    private static long ticks(Collection<Long> pids, boolean withUser) {
+    /** The CPU time the processes have used so far, from one read of each one's stat. */
+    static Cpu cpu(Collection<Long> pids) {
         long ticks = 0;
+        long system = 0;
         for (long pid : pids) {
             try {
                 String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
                 // the command name may hold spaces: fields count from after its closing parenthesis
                 String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                ticks += (withUser ? Long.parseLong(f[11]) : 0) + Long.parseLong(f[12]); // utime, stime (fields 14, 15)
+                long stime = Long.parseLong(f[12]);
+                ticks += Long.parseLong(f[11]) + stime; // utime, stime (fields 14, 15)
+                system += stime;
             } catch (IOException | RuntimeException gone) {
                 // exited: nothing to add
             }
         }
-        return ticks;
+        return new Cpu(ticks / TICKS_PER_SECOND, system / TICKS_PER_SECOND);
     }
 
     /** Resident set size of the processes together, in MiB. */
