@@ -1,5 +1,6 @@
 package dev.meshlite.ztunnel;
 
+import dev.meshlite.hbone.tls.Der;
 import dev.meshlite.hbone.tls.PeerVerifier;
 import dev.meshlite.hbone.tls.SpiffeId;
 import dev.meshlite.hbone.tls.TlsContextHolder;
@@ -23,24 +24,18 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.ssl.SslHandler;
-import java.math.BigInteger;
+import java.io.ByteArrayInputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
+import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.asn1.x509.Extension;
-import org.bouncycastle.asn1.x509.GeneralName;
-import org.bouncycastle.asn1.x509.GeneralNames;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -131,13 +126,21 @@ final class Warmup {
         g.initialize(new ECGenParameterSpec("secp256r1"));
         KeyPair key = g.generateKeyPair();
         Instant now = Instant.now();
-        X500Name name = new X500Name("O=ztunnel warm-up");
-        var builder = new JcaX509v3CertificateBuilder(name, BigInteger.valueOf(now.toEpochMilli()),
-                java.util.Date.from(now.minusSeconds(60)), java.util.Date.from(now.plusSeconds(600)), name, key.getPublic());
-        builder.addExtension(Extension.subjectAlternativeName, false,
-                new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, id.uri())));
-        X509Certificate cert = new JcaX509CertificateConverter().getCertificate(
-                builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate())));
+        // X.509 v3 (RFC 5280 §4.1): issuer and subject "O=ztunnel warm-up", one extension, the SAN.
+        byte[] name = Der.sequence(Der.set(Der.sequence(Der.oid("2.5.4.10"), Der.utf8String("ztunnel warm-up"))));
+        byte[] san = Der.sequence(Der.oid("2.5.29.17"),
+                Der.octetString(Der.sequence(Der.implicit(6, Der.ia5String(id.uri()))))); // [6] URI
+        byte[] tbs = Der.sequence(
+                Der.explicit(0, Der.integer(2)), // v3
+                Der.integer(now.toEpochMilli()), // serial
+                Der.signatureAlgorithm(key.getPrivate()),
+                name,
+                Der.sequence(Der.time(now.minusSeconds(60)), Der.time(now.plusSeconds(600))),
+                name,
+                key.getPublic().getEncoded(),
+                Der.explicit(3, Der.sequence(san)));
+        X509Certificate cert = (X509Certificate) CertificateFactory.getInstance("X.509")
+                .generateCertificate(new ByteArrayInputStream(Der.signed(tbs, key.getPrivate())));
         return new WorkloadCertificate(List.of(cert), key.getPrivate());
     }
 

@@ -1,10 +1,9 @@
 package dev.meshlite.istiod.ca.client;
 
+import dev.meshlite.hbone.tls.Der;
 import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.io.StringWriter;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.cert.CertificateException;
@@ -12,13 +11,8 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
-import org.bouncycastle.asn1.x500.RDN;
-import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
-import org.bouncycastle.operator.OperatorCreationException;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 
 /**
  * The client's share of PEM and keys: a fresh P-256 key with a CSR proving it, and the
@@ -34,25 +28,30 @@ final class CsrPem {
             KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
             g.initialize(new ECGenParameterSpec("secp256r1"));
             return g.generateKeyPair();
-        } catch (java.security.GeneralSecurityException e) {
+        } catch (GeneralSecurityException e) {
             throw new IllegalStateException("P-256 key generation failed", e);
         }
     }
 
+    /**
+     * A PKCS#10 request (RFC 2986) as PEM, signed with {@code key}: version 0, the empty subject,
+     * the public key, no attributes ({@code [0]} empty, as the attributes field is not optional).
+     */
     static String csr(KeyPair key) {
+        byte[] info = Der.sequence(
+                Der.integer(0),
+                Der.sequence(), // subject: the empty Name
+                key.getPublic().getEncoded(), // SubjectPublicKeyInfo, as the JDK encodes it
+                Der.implicit(0, Der.set())); // attributes
+        byte[] request;
         try {
-            var request = new JcaPKCS10CertificationRequestBuilder(new X500Name(new RDN[0]), key.getPublic())
-                    .build(new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate()));
-            StringWriter out = new StringWriter();
-            try (JcaPEMWriter w = new JcaPEMWriter(out)) {
-                w.writeObject(request);
-            }
-            return out.toString();
-        } catch (OperatorCreationException e) {
+            request = Der.signed(info, key.getPrivate());
+        } catch (GeneralSecurityException e) {
             throw new IllegalStateException("CSR signing failed", e);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
+        return "-----BEGIN CERTIFICATE REQUEST-----\n"
+                + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(request)
+                + "\n-----END CERTIFICATE REQUEST-----\n";
     }
 
     /** Every certificate in {@code pem}; throws {@link IllegalArgumentException} if none or unreadable. */
