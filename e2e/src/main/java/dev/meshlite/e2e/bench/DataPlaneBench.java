@@ -168,14 +168,16 @@ public final class DataPlaneBench implements Callable<Integer> {
 
     private List<Row> measure(Shape shape, BenchPods bench, Load load, int n) throws Exception {
         Shape.Target target = shape.target(bench);
-        List<Row> rows = new ArrayList<>();
-        double gbps = load.iperf(target.iperf(), target.iperfPort(), iperfSeconds);
+        List<Long> serverNode = shape.proxies(BenchPods.SERVER_NODE);
+        double idleRss = ProcSample.rssMib(serverNode);
+        record Measured(int conns, OpenLoopHttp.Result latency, double vcpu, double rss) {}
+        List<Measured> runs = new ArrayList<>();
         for (int conns : connections) {
             if (warmup > 0) {
                 load.http(target.http(), rate, warmup, size, conns);
             }
             List<Long> all = new ArrayList<>(shape.proxies(BenchPods.CLIENT_NODE));
-            all.addAll(shape.proxies(BenchPods.SERVER_NODE));
+            all.addAll(serverNode);
             ProcSample.Cpu cpu0 = ProcSample.cpu(all);
             long t0 = System.nanoTime();
             OpenLoopHttp.Result r = load.http(target.http(), rate, seconds, size, conns);
@@ -183,14 +185,21 @@ public final class DataPlaneBench implements Callable<Integer> {
             ProcSample.Cpu used = ProcSample.cpu(all).since(cpu0);
             double vcpu = used.seconds() / wall / (rate / 1000.0);
             double systemShare = used.seconds() > 0 ? used.systemSeconds() / used.seconds() : 0;
-            List<Long> serverNode = shape.proxies(BenchPods.SERVER_NODE);
             double rss = ProcSample.rssMib(serverNode);
-            System.out.printf(Locale.ROOT, "  %2d conns: p50 %.3f p90 %.3f p99 %.3f ms; %.2f Gbit/s; %.3f vCPU/1000 req/s "
-                    + "(%.3f per proxy on the path, %.0f%% of it system time); %.1f MiB on %s (%d proxies)%n", conns, r.p50(), r.p90(),
-                    r.p99(), gbps, vcpu, shape.proxiesOnPath() == 0 ? 0.0 : vcpu / shape.proxiesOnPath(), systemShare * 100, rss,
-                    BenchPods.SERVER_NODE, serverNode.size());
-            rows.add(new Row(shape.name(), conns, n, r.p50(), r.p90(), r.p99(), r.max(), r.count(), null, null, null, gbps,
-                    vcpu, rss, serverNode.size(), shape.proxiesOnPath()));
+            System.out.printf(Locale.ROOT, "  %2d conns: p50 %.3f p90 %.3f p99 %.3f ms; %.3f vCPU/1000 req/s "
+                    + "(%.3f per proxy on the path, %.0f%% of it system time); %.1f MiB on %s (%d proxies; %.1f idle)%n",
+                    conns, r.p50(), r.p90(), r.p99(), vcpu, shape.proxiesOnPath() == 0 ? 0.0 : vcpu / shape.proxiesOnPath(),
+                    systemShare * 100, rss, BenchPods.SERVER_NODE, serverNode.size(), idleRss);
+            runs.add(new Measured(conns, r, vcpu, rss));
+        }
+        // Last, so that the memory figures above are those of the request load, not of a bulk transfer's buffers.
+        double gbps = load.iperf(target.iperf(), target.iperfPort(), iperfSeconds);
+        System.out.printf(Locale.ROOT, "  iperf3, one connection: %.2f Gbit/s%n", gbps);
+        List<Row> rows = new ArrayList<>();
+        for (Measured m : runs) {
+            OpenLoopHttp.Result r = m.latency();
+            rows.add(new Row(shape.name(), m.conns(), n, r.p50(), r.p90(), r.p99(), r.max(), r.count(), null, null, null, gbps,
+                    m.vcpu(), m.rss(), serverNode.size(), shape.proxiesOnPath(), idleRss, rate));
         }
         return rows;
     }

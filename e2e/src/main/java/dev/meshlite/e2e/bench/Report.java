@@ -49,6 +49,8 @@ final class Report {
             m.put("proxy_vcpu_per_1000rps_per_proxy", round(r.proxyVcpuPer1000RpsPerProxy()));
             m.put("proxy_rss_mib_per_node", round(r.proxyRssMibPerNode()));
             m.put("proxy_rss_mib_per_pod", round(r.proxyRssMibPerPod()));
+            m.put("proxy_rss_idle_mib_per_node", round(r.proxyRssIdleMibPerNode()));
+            m.put("proxy_rss_growth_mib_per_1000rps", round(r.proxyRssGrowthMibPer1000Rps()));
             m.put("proxies_per_node", r.proxiesPerNode());
             out.add(m);
         }
@@ -59,16 +61,21 @@ final class Report {
         StringBuilder s = new StringBuilder("# ").append(title).append("\n\n");
         s.append(machine).append("\n\n").append(parameters).append("\n\n");
         s.append("| scenario | pods/node | conns | p50 ms | p90 ms | p99 ms | added p50 | added p90 | added p99 "
-                + "| Gbit/s (1 conn) | proxy vCPU per 1000 req/s | per proxy on the path | proxy RSS per node, MiB | per pod, MiB |\n");
-        s.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+                + "| Gbit/s (1 conn) | proxy vCPU per 1000 req/s | per proxy on the path | proxy RSS per node, MiB | per pod, MiB "
+                + "| idle RSS per node, MiB | RSS growth per 1000 req/s, MiB |\n");
+        s.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (Row r : rows) {
-            s.append(String.format(Locale.ROOT, "| %s | %d | %d | %.3f | %.3f | %.3f | %s | %s | %s | %.2f | %s | %s | %s | %s |%n",
+            boolean none = r.scenario().equals("none");
+            s.append(String.format(Locale.ROOT, "| %s | %d | %d | %.3f | %.3f | %.3f | %s | %s | %s | %.2f | %s | %s | %s | %s | %s | %s |%n",
                     r.scenario(), r.podsPerNode(), r.connections(), r.p50Ms(), r.p90Ms(), r.p99Ms(), added(r, r.addedP50Ms()),
                     added(r, r.addedP90Ms()), added(r, r.addedP99Ms()), r.throughputGbps(),
-                    r.scenario().equals("none") ? "–" : String.format(Locale.ROOT, "%.3f", r.proxyVcpuPer1000Rps()),
+                    none ? "–" : String.format(Locale.ROOT, "%.3f", r.proxyVcpuPer1000Rps()),
                     r.proxyVcpuPer1000RpsPerProxy() == null ? "–" : String.format(Locale.ROOT, "%.3f", r.proxyVcpuPer1000RpsPerProxy()),
-                    r.scenario().equals("none") ? "–" : String.format(Locale.ROOT, "%.1f", r.proxyRssMibPerNode()),
-                    r.scenario().equals("none") ? "–" : String.format(Locale.ROOT, "%.1f", r.proxyRssMibPerPod())));
+                    none ? "–" : String.format(Locale.ROOT, "%.1f", r.proxyRssMibPerNode()),
+                    none ? "–" : String.format(Locale.ROOT, "%.1f", r.proxyRssMibPerPod()),
+                    none ? "–" : String.format(Locale.ROOT, "%.1f", r.proxyRssIdleMibPerNode()),
+                    none || r.proxyRssGrowthMibPer1000Rps() == null ? "–"
+                            : String.format(Locale.ROOT, "%+.1f", r.proxyRssGrowthMibPer1000Rps())));
         }
         s.append("\n").append(ANCHORS).append("\n");
         s.append("""
@@ -80,7 +87,9 @@ final class Report {
                 time includes the emulated nodes' kernel packet path, charged to the sending thread);
                 *per proxy on the path* divides it by the two proxies each request crosses (its
                 client's and its server's), the unit of the published per-proxy anchors;
-                memory is the RSS of the proxies on the server's node after the load. Pods per node
+                memory is the RSS of the proxies on the server's node after the latency run (idle: in
+                place with the pods enrolled, before any load; growth: what the load added, per 1000
+                req/s; the throughput run comes after both). Pods per node
                 counts that node's pods (the server and idle pods); the client is alone on node-1.
 
                 ![latency percentiles](latency.png)

@@ -5,11 +5,13 @@ package dev.meshlite.e2e.bench;
  * Latencies in milliseconds; the added ones against {@code none} at the same pods and connections
  * of the same run (null without a {@code none} row). Proxy CPU is all of the scenario's proxies on
  * both nodes over the measured latency run, {@code proxiesOnPath} how many of them each request
- * crosses; memory is the proxies on the server's node after the load, in MiB.
+ * crosses; memory is the RSS of the proxies on the server's node in MiB: idle (in place, pods
+ * enrolled, before any load) and after the latency run at {@code rateRps}.
  */
 record Row(String scenario, int connections, int podsPerNode, double p50Ms, double p90Ms, double p99Ms, double maxMs,
            long requests, Double addedP50Ms, Double addedP90Ms, Double addedP99Ms, double throughputGbps,
-           double proxyVcpuPer1000Rps, double proxyRssMibPerNode, int proxiesPerNode, int proxiesOnPath) {
+           double proxyVcpuPer1000Rps, double proxyRssMibPerNode, int proxiesPerNode, int proxiesOnPath,
+           double proxyRssIdleMibPerNode, int rateRps) {
 
     Row withBaseline(Row none) {
         if (none == null) {
@@ -17,7 +19,7 @@ record Row(String scenario, int connections, int podsPerNode, double p50Ms, doub
         }
         return new Row(scenario, connections, podsPerNode, p50Ms, p90Ms, p99Ms, maxMs, requests, p50Ms - none.p50Ms,
                 p90Ms - none.p90Ms, p99Ms - none.p99Ms, throughputGbps, proxyVcpuPer1000Rps, proxyRssMibPerNode,
-                proxiesPerNode, proxiesOnPath);
+                proxiesPerNode, proxiesOnPath, proxyRssIdleMibPerNode, rateRps);
     }
 
     /**
@@ -27,6 +29,14 @@ record Row(String scenario, int connections, int podsPerNode, double p50Ms, doub
      */
     Double proxyVcpuPer1000RpsPerProxy() {
         return proxiesOnPath == 0 ? null : proxyVcpuPer1000Rps / proxiesOnPath;
+    }
+
+    /**
+     * What the load added to the proxies' memory on the server's node, per 1000 req/s of it (the
+     * unit of the goal "at most 12 MiB more per 1000 req/s"); null without proxies.
+     */
+    Double proxyRssGrowthMibPer1000Rps() {
+        return proxiesPerNode == 0 ? null : (proxyRssMibPerNode - proxyRssIdleMibPerNode) / (rateRps / 1000.0);
     }
 
     /** Proxy memory per pod on the server's node. */

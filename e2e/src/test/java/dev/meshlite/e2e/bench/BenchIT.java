@@ -42,6 +42,9 @@ class BenchIT {
         assertEquals(1000, dedicated.get("requests").asLong(), "one second at 1000 req/s");
         assertEquals(1, dedicated.get("proxies_per_node").asInt(), "one ztunnel for the one pod on the server's node");
         assertTrue(dedicated.get("proxy_rss_mib_per_node").asDouble() > 10, dedicated.toString());
+        assertTrue(dedicated.get("proxy_rss_idle_mib_per_node").asDouble() > 10, "read before the load: " + dedicated);
+        assertEquals((dedicated.get("proxy_rss_mib_per_node").asDouble() - dedicated.get("proxy_rss_idle_mib_per_node").asDouble()),
+                dedicated.get("proxy_rss_growth_mib_per_1000rps").asDouble(), 0.002, "at 1000 req/s");
         assertTrue(dedicated.get("proxy_vcpu_per_1000rps").asDouble() > 0, dedicated.toString());
         assertTrue(dedicated.get("throughput_gbps").asDouble() > 0, dedicated.toString());
         assertEquals(dedicated.get("p99_ms").asDouble() - none.get("p99_ms").asDouble(),

@@ -18,8 +18,10 @@ import org.junit.jupiter.api.io.TempDir;
 class ReportTest {
 
     private static Row row(String scenario, int conns, int pods, double p50, double p90, double p99, double rss) {
+        // idle 30 MiB less than loaded, at 2000 req/s: 15 MiB more per 1000 req/s
         return new Row(scenario, conns, pods, p50, p90, p99, p99 * 2, 8000, null, null, null, 3.5, 0.2, rss,
-                scenario.equals("ambient") ? 1 : pods, scenario.equals("none") ? 0 : 2);
+                scenario.equals("none") ? 0 : scenario.equals("ambient") ? 1 : pods, scenario.equals("none") ? 0 : 2,
+                scenario.equals("none") ? 0 : rss - 30, 2000);
     }
 
     private static final List<Row> ROWS = List.of(
@@ -63,6 +65,10 @@ class ReportTest {
         assertEquals("none", json.get(0).get("scenario").asText());
         assertTrue(json.get(0).get("proxy_vcpu_per_1000rps_per_proxy").isNull(), "no proxy, no per-proxy figure");
         assertTrue(json.get(3).get("added_p99_ms").isNull());
+        assertEquals(6970.0, dedicated50.get("proxy_rss_idle_mib_per_node").asDouble(), 1e-9);
+        assertEquals(15.0, dedicated50.get("proxy_rss_growth_mib_per_1000rps").asDouble(), 1e-9,
+                "the load's memory, per 1000 req/s of it");
+        assertTrue(json.get(0).get("proxy_rss_growth_mib_per_1000rps").isNull(), "no proxy, no growth");
     }
 
     @Test
@@ -71,6 +77,7 @@ class ReportTest {
         assertEquals(ROWS.size(), md.lines().filter(l -> l.matches("\\| (none|ambient|dedicated) \\|.*")).count(), md);
         assertTrue(md.contains("| dedicated | 50 | 2 | 0.600 | 0.900 | 5.000 | +0.480 | +0.680 | +3.900 |"), md);
         assertTrue(md.contains("| none | 50 | 2 | 0.120 | 0.220 | 1.100 | – | – | – |"), md);
+        assertTrue(md.contains("| 7000.0 | 140.0 | 6970.0 | +15.0 |"), md);
         assertTrue(md.contains("Istio 1.24 ztunnel"), md);
         assertTrue(md.contains("Reproduce: `./mesh bench`"), md);
     }
