@@ -1,14 +1,14 @@
 package dev.meshlite.cni.handoff;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.meshlite.cni.json.Json;
 import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The handoff's messages and their wire form: one small JSON object per packet, told apart by
@@ -44,37 +44,51 @@ sealed interface HandoffMessage {
         }
     }
 
-    ObjectMapper JSON = new ObjectMapper();
-
     static byte[] encode(HandoffMessage m) {
-        ObjectNode o = JSON.createObjectNode();
+        Map<String, Object> o = new LinkedHashMap<>();
         switch (m) {
             case Add(PodInfo p) -> {
-                o.put("type", "add").put("uid", p.uid()).put("name", p.name()).put("namespace", p.namespace())
-                        .put("serviceAccount", p.serviceAccount());
-                ArrayNode ips = o.putArray("ips");
-                p.ips().forEach(ips::add);
+                o.put("type", "add");
+                o.put("uid", p.uid());
+                o.put("name", p.name());
+                o.put("namespace", p.namespace());
+                o.put("serviceAccount", p.serviceAccount());
+                o.put("ips", p.ips());
             }
             case SnapshotSent s -> o.put("type", "snapshot-sent");
-            case Del(String uid) -> o.put("type", "del").put("uid", uid);
-            case Ack(String error) -> o.put("type", "ack").put("error", error);
+            case Del(String uid) -> {
+                o.put("type", "del");
+                o.put("uid", uid);
+            }
+            case Ack(String error) -> {
+                o.put("type", "ack");
+                o.put("error", error);
+            }
         }
-        return o.toString().getBytes(StandardCharsets.UTF_8);
+        return Json.write(o).getBytes(StandardCharsets.UTF_8);
     }
 
     static HandoffMessage decode(byte[] packet) throws MalformedMessageException {
-        JsonNode o;
+        String text;
         try {
-            o = JSON.readTree(packet);
-        } catch (JsonProcessingException e) {
-            throw new MalformedMessageException("not JSON (expected one JSON object per packet): "
-                    + e.getOriginalMessage());
-        } catch (java.io.IOException e) {
-            throw new MalformedMessageException("unreadable packet: " + e.getMessage());
+            text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(packet)).toString();
+        } catch (CharacterCodingException e) {
+            throw new MalformedMessageException("not UTF-8 (expected one JSON object per packet)");
         }
-        if (o == null || !o.isObject()) {
-            throw new MalformedMessageException("not a JSON object (expected {\"type\": ...})");
+        Object v;
+        try {
+            v = Json.parse(text);
+        } catch (Json.MalformedJsonException e) {
+            if (text.isBlank()) {
+                throw notAnObject();
+            }
+            throw new MalformedMessageException("not JSON (expected one JSON object per packet): " + e.getMessage());
         }
+        if (!(v instanceof Map<?, ?>)) {
+            throw notAnObject();
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> o = (Map<String, Object>) v;
         String type = text(o, "type", false);
         return switch (type) {
             case "add" -> new Add(new PodInfo(text(o, "uid", false), text(o, "name", false),
@@ -87,33 +101,35 @@ sealed interface HandoffMessage {
         };
     }
 
-    private static String text(JsonNode o, String field, boolean mayBeEmpty) throws MalformedMessageException {
-        JsonNode v = o.get(field);
-        if (v == null || v.isNull()) {
-            throw new MalformedMessageException("missing \"" + field + "\" (expected a string)");
-        }
-        if (!v.isTextual()) {
-            throw new MalformedMessageException("\"" + field + "\" is " + v.getNodeType().name().toLowerCase()
-                    + " (expected a string)");
-        }
-        if (!mayBeEmpty && v.textValue().isEmpty()) {
-            throw new MalformedMessageException("\"" + field + "\" is empty (expected a non-empty string)");
-        }
-        return v.textValue();
+    private static MalformedMessageException notAnObject() {
+        return new MalformedMessageException("not a JSON object (expected {\"type\": ...})");
     }
 
-    private static List<String> ips(JsonNode o) throws MalformedMessageException {
-        JsonNode v = o.get("ips");
-        if (v == null || !v.isArray()) {
+    private static String text(Map<String, Object> o, String field, boolean mayBeEmpty) throws MalformedMessageException {
+        Object v = o.get(field);
+        if (v == null) {
+            throw new MalformedMessageException("missing \"" + field + "\" (expected a string)");
+        }
+        if (!(v instanceof String s)) {
+            throw new MalformedMessageException("\"" + field + "\" is " + Json.kind(v) + " (expected a string)");
+        }
+        if (!mayBeEmpty && s.isEmpty()) {
+            throw new MalformedMessageException("\"" + field + "\" is empty (expected a non-empty string)");
+        }
+        return s;
+    }
+
+    private static List<String> ips(Map<String, Object> o) throws MalformedMessageException {
+        if (!(o.get("ips") instanceof List<?> v)) {
             throw new MalformedMessageException("missing \"ips\" (expected an array of IP address strings)");
         }
         List<String> ips = new ArrayList<>(v.size());
         for (int i = 0; i < v.size(); i++) {
-            JsonNode ip = v.get(i);
-            if (!ip.isTextual() || !isIpLiteral(ip.textValue())) {
-                throw new MalformedMessageException("ips[" + i + "] is " + ip + " (expected an IP address literal)");
+            Object ip = v.get(i);
+            if (!(ip instanceof String s) || !isIpLiteral(s)) {
+                throw new MalformedMessageException("ips[" + i + "] is " + Json.write(ip) + " (expected an IP address literal)");
             }
-            ips.add(ip.textValue());
+            ips.add(s);
         }
         return ips;
     }

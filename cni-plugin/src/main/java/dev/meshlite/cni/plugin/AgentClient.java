@@ -1,5 +1,6 @@
 package dev.meshlite.cni.plugin;
 
+import dev.meshlite.cni.json.Json;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;

@@ -1,5 +1,6 @@
 package dev.meshlite.cni.plugin;
 
+import dev.meshlite.cni.json.Json;
 import java.util.LinkedHashMap;
 import java.util.Map;
 

@@ -1,5 +1,6 @@
 package dev.meshlite.cni.plugin;
 
+import dev.meshlite.cni.json.Json;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;

@@ -1,5 +1,6 @@
 package dev.meshlite.cni.plugin;
 
+import dev.meshlite.cni.json.Json;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

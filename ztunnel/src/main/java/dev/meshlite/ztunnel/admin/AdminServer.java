@@ -1,11 +1,8 @@
 package dev.meshlite.ztunnel.admin;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.meshlite.cni.json.Json;
 import dev.meshlite.ztunnel.identity.CertificateManager;
 import dev.meshlite.ztunnel.inpod.WorkloadManager;
 import dev.meshlite.ztunnel.proxy.PodDirectory.ServedPod;
@@ -18,7 +15,10 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
@@ -31,10 +31,11 @@ import java.util.function.Supplier;
  * under {@code drainingPods}, removed pods whose listeners stay open until their drain ends), and
  * every certificate chain as PEM with its expiry; {@code /healthz/ready} on the readiness port
  * (15021), 200 once xDS is synced and the node agent connected, else 503 with the reason.
+ *
+ * <p>The dump is indented JSON ({@link Json#writeIndented}, the form Jackson's pretty printer gave
+ * it before): people and scripts read it and grep it (e.g. {@code "ip" : "10.244.1.5"}).
  */
 public final class AdminServer implements AutoCloseable {
-
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /** Readiness and the reason when not ready. */
     public interface Readiness {
@@ -50,7 +51,7 @@ public final class AdminServer implements AutoCloseable {
         admin = HttpServer.create(adminAddress, 16);
         admin.setExecutor(Executors.newSingleThreadExecutor(Thread.ofPlatform().name("ztunnel-admin").daemon().factory()));
         admin.createContext("/config_dump", ex -> reply(ex, 200, "application/json",
-                JSON.writeValueAsString(dump(state.get(), pods, certs, xds.get()))));
+                Json.writeIndented(dump(state.get(), pods, certs, xds.get()))));
         admin.createContext("/healthz/ready", ex -> ready(ex, ready));
         admin.createContext("/", ex -> reply(ex, 404, "text/plain", "endpoints: /config_dump /healthz/ready\n"));
         readiness = HttpServer.create(readinessAddress, 16);
@@ -73,65 +74,90 @@ public final class AdminServer implements AutoCloseable {
         reply(ex, why == null ? 200 : 503, "text/plain", why == null ? "ready\n" : "not ready: " + why + "\n");
     }
 
-    static ObjectNode dump(ProxyState s, WorkloadManager pods, CertificateManager certs, Map<String, Object> xds) {
-        ObjectNode root = JSON.createObjectNode();
-        root.set("xds", JSON.valueToTree(xds));
-        ArrayNode served = root.putArray("pods");
-        pods.served().forEach(p -> pod(served.addObject(), p, pods));
+    static Map<String, Object> dump(ProxyState s, WorkloadManager pods, CertificateManager certs,
+                                    Map<String, Object> xds) {
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("xds", xds);
+        root.put("pods", pods.served().stream().map(p -> pod(p, pods.listening(p))).toList());
         // removed by the node agent, listeners still open until their drain ends
-        ArrayNode draining = root.putArray("drainingPods");
-        pods.draining().forEach(p -> pod(draining.addObject(), p, pods));
-        ArrayNode workloads = root.putArray("workloads");
+        root.put("drainingPods", pods.draining().stream().map(p -> pod(p, pods.listening(p))).toList());
+        List<Object> workloads = new ArrayList<>();
         s.workloads().stream().sorted(Comparator.comparing(Workload::namespace).thenComparing(Workload::name)).forEach(w -> {
-            ObjectNode n = workloads.addObject();
-            n.put("uid", w.uid()).put("name", w.name()).put("namespace", w.namespace()).put("node", w.node())
-                    .put("identity", w.identity().uri()).put("workload", w.workloadName())
-                    .put("protocol", w.hbone() ? "HBONE" : "NONE").put("healthy", w.healthy())
-                    .put("peerAuthentication", w.peerAuthentication().mode().name());
-            n.putObject("locality").put("region", w.locality().region()).put("zone", w.locality().zone())
-                    .put("subzone", w.locality().subzone());
-            ArrayNode ips = n.putArray("addresses");
-            w.addresses().forEach(ip -> ips.add(ip.getHostAddress()));
-            n.set("services", JSON.valueToTree(w.services()));
-            n.set("policies", JSON.valueToTree(w.policies()));
+            Map<String, Object> n = new LinkedHashMap<>();
+            n.put("uid", w.uid());
+            n.put("name", w.name());
+            n.put("namespace", w.namespace());
+            n.put("node", w.node());
+            n.put("identity", w.identity().uri());
+            n.put("workload", w.workloadName());
+            n.put("protocol", w.hbone() ? "HBONE" : "NONE");
+            n.put("healthy", w.healthy());
+            n.put("peerAuthentication", w.peerAuthentication().mode().name());
+            Map<String, Object> locality = new LinkedHashMap<>();
+            locality.put("region", w.locality().region());
+            locality.put("zone", w.locality().zone());
+            locality.put("subzone", w.locality().subzone());
+            n.put("locality", locality);
+            n.put("addresses", w.addresses().stream().map(InetAddress::getHostAddress).toList());
+            n.put("services", w.services());
+            n.put("policies", w.policies());
             if (w.waypoint() != null) {
                 n.put("waypoint", w.waypoint().address().getHostAddress() + ":" + w.waypoint().hbonePort());
             }
+            workloads.add(n);
         });
-        ArrayNode services = root.putArray("services");
+        root.put("workloads", workloads);
+        List<Object> services = new ArrayList<>();
         s.services().stream().sorted(Comparator.comparing(Service::key)).forEach(svc -> {
-            ObjectNode n = services.addObject();
-            n.put("name", svc.name()).put("namespace", svc.namespace()).put("hostname", svc.hostname())
-                    .put("trafficDistribution", svc.trafficDistribution().name());
-            ArrayNode ips = n.putArray("addresses");
-            svc.addresses().stream().map(InetAddress::getHostAddress).forEach(ips::add);
-            n.set("ports", JSON.valueToTree(svc.ports()));
+            Map<String, Object> n = new LinkedHashMap<>();
+            n.put("name", svc.name());
+            n.put("namespace", svc.namespace());
+            n.put("hostname", svc.hostname());
+            n.put("trafficDistribution", svc.trafficDistribution().name());
+            n.put("addresses", svc.addresses().stream().map(InetAddress::getHostAddress).toList());
+            n.put("ports", svc.ports());
             n.put("endpoints", s.endpoints(svc).size());
             if (svc.waypoint() != null) {
                 n.put("waypoint", svc.waypoint().address().getHostAddress() + ":" + svc.waypoint().hbonePort());
             }
+            services.add(n);
         });
-        ArrayNode policies = root.putArray("policies");
-        s.policies().stream().sorted(Comparator.comparing(Authorization::key)).forEach(p ->
-                policies.add(JSON.valueToTree(Map.of("name", p.name(), "namespace", p.namespace(),
-                        "scope", p.scope().name(), "action", p.action().name(), "rules", p.rules().toString()))));
-        ArrayNode certificates = root.putArray("certificates");
+        root.put("services", services);
+        List<Object> policies = new ArrayList<>();
+        s.policies().stream().sorted(Comparator.comparing(Authorization::key)).forEach(p -> {
+            Map<String, Object> n = new LinkedHashMap<>();
+            n.put("name", p.name());
+            n.put("namespace", p.namespace());
+            n.put("scope", p.scope().name());
+            n.put("action", p.action().name());
+            n.put("rules", p.rules().toString());
+            policies.add(n);
+        });
+        root.put("policies", policies);
+        List<Object> certificates = new ArrayList<>();
         for (CertificateManager.HeldCertificate c : certs.snapshot()) {
-            ObjectNode n = certificates.addObject();
-            n.put("identity", c.identity().uri()).put("pods", c.pods())
-                    .put("notBefore", c.certificate().notBefore().toString())
-                    .put("expiry", c.certificate().notAfter().toString())
-                    .put("chain", pem(c.certificate().chain()));
+            Map<String, Object> n = new LinkedHashMap<>();
+            n.put("identity", c.identity().uri());
+            n.put("pods", c.pods());
+            n.put("notBefore", c.certificate().notBefore().toString());
+            n.put("expiry", c.certificate().notAfter().toString());
+            n.put("chain", pem(c.certificate().chain()));
+            certificates.add(n);
         }
+        root.put("certificates", certificates);
         return root;
     }
 
-    private static void pod(ObjectNode n, ServedPod p, WorkloadManager pods) {
-        n.put("uid", p.info().uid()).put("name", p.info().name()).put("namespace", p.info().namespace())
-                .put("ip", p.ip().getHostAddress()).put("identity", p.identity().uri())
-                .put("netnsInode", p.netns().inode());
-        ArrayNode ports = n.putArray("listening");
-        pods.listening(p).forEach(ports::add);
+    static Map<String, Object> pod(ServedPod p, List<Integer> listening) {
+        Map<String, Object> n = new LinkedHashMap<>();
+        n.put("uid", p.info().uid());
+        n.put("name", p.info().name());
+        n.put("namespace", p.info().namespace());
+        n.put("ip", p.ip().getHostAddress());
+        n.put("identity", p.identity().uri());
+        n.put("netnsInode", p.netns().inode());
+        n.put("listening", listening);
+        return n;
     }
 
     static String pem(java.util.List<java.security.cert.X509Certificate> chain) {

@@ -1,7 +1,6 @@
 package dev.meshlite.ztunnel.metrics;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.meshlite.cni.json.Json;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -19,7 +18,6 @@ public final class AccessLog {
     public enum Format { TEXT, JSON }
 
     private static final Logger LOG = LoggerFactory.getLogger("access");
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Format format;
     private final Consumer<String> sink;
@@ -35,7 +33,8 @@ public final class AccessLog {
 
     void log(Map<String, Object> fields) {
         if (format == Format.JSON) {
-            ObjectNode n = JSON.createObjectNode();
+            // numbers stay numbers, everything else is its text; an absent field is left out
+            Map<String, Object> n = new LinkedHashMap<>();
             fields.forEach((k, v) -> {
                 if (v instanceof Number num) {
                     n.put(k, num.longValue());
@@ -43,7 +42,7 @@ public final class AccessLog {
                     n.put(k, v.toString());
                 }
             });
-            sink.accept(n.toString());
+            sink.accept(Json.write(n));
         } else {
             StringBuilder sb = new StringBuilder();
             fields.forEach((k, v) -> {

@@ -1,4 +1,4 @@
-package dev.meshlite.cni.plugin;
+package dev.meshlite.cni.json;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,7 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** The plugin's own JSON reader and writer, checked against RFC 8259 and against Jackson. */
+/** The project's own JSON reader and writer, checked against RFC 8259 and against Jackson. */
 class JsonTest {
 
     private static final ObjectMapper JACKSON = new ObjectMapper();
@@ -69,6 +70,64 @@ class JsonTest {
         m.put("none", null);
         assertEquals("{\"code\":11,\"list\":[\"0.3.0\",\"1.0.0\"],\"none\":null}", Json.write(m));
         assertThrows(IllegalArgumentException.class, () -> Json.write(new Object()));
+    }
+
+    /** What ztunnel writes: its numbers, nested and empty containers, maps keyed by port. */
+    private static Map<String, Object> proxyDocument() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("connected", true);
+        m.put("seconds", 1.5);
+        m.put("large", 1e20);
+        m.put("tenth", 0.1);
+        m.put("inode", 4026531840L);
+        m.put("count", 3);
+        m.put("none", null);
+        m.put("text", "tab\there \"quoted\" \u0001 é");
+        m.put("emptyObject", Map.of());
+        m.put("emptyArray", List.of());
+        m.put("ports", Map.of(80, 8080));
+        m.put("nested", Map.of("inner", Map.of("deepest", List.of("a"))));
+        m.put("objects", List.of(Map.of("uid", "u-1", "listening", List.of(15001, 15006)), Map.of()));
+        m.put("arrays", List.of(List.of(1, 2), List.of(), List.of(Map.of("k", List.of()))));
+        return m;
+    }
+
+    @Test
+    void writesWhatJacksonWritesCompactAndIndented() throws Exception {
+        Map<String, Object> doc = proxyDocument();
+        assertEquals(JACKSON.writeValueAsString(doc), Json.write(doc));
+        ObjectMapper indenting = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        assertEquals(indenting.writeValueAsString(doc), Json.writeIndented(doc));
+        for (Object v : List.of(List.of(), Map.of(), List.of(Map.of("a", 1)), "x", 7L)) {
+            assertEquals(indenting.writeValueAsString(v), Json.writeIndented(v));
+        }
+    }
+
+    @Test
+    void theIndentedFormIsTheOneOperatorsGrep() {
+        Map<String, Object> pod = new LinkedHashMap<>();
+        pod.put("uid", "u-1");
+        pod.put("ip", "10.244.1.5");
+        pod.put("listening", List.of(15001, 15006));
+        Map<String, Object> dump = new LinkedHashMap<>();
+        dump.put("pods", List.of(pod));
+        dump.put("drainingPods", List.of());
+        assertEquals("""
+                {
+                  "pods" : [ {
+                    "uid" : "u-1",
+                    "ip" : "10.244.1.5",
+                    "listening" : [ 15001, 15006 ]
+                  } ],
+                  "drainingPods" : [ ]
+                }""", Json.writeIndented(dump));
+    }
+
+    @Test
+    void aNumberJsonCannotHoldIsRefused() {
+        for (double d : new double[] {Double.NaN, Double.POSITIVE_INFINITY}) {
+            assertThrows(IllegalArgumentException.class, () -> Json.write(d));
+        }
     }
 
     @ParameterizedTest

@@ -1,4 +1,4 @@
-package dev.meshlite.cni.plugin;
+package dev.meshlite.cni.json;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -6,37 +6,35 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The plugin's JSON: RFC 8259, read whole into plain values and written back compactly. The
- * plugin is a process that lives for one CNI command, and a general-purpose mapper's own start-up
- * (its factories, caches and serializer lookups) cost more than everything else the plugin does;
- * this reader and writer load a handful of classes.
+ * The project's JSON: RFC 8259, read whole into plain values and written back compactly or
+ * indented. First the CNI plugin's: a process that lives for one CNI command, where a
+ * general-purpose mapper's own start-up (its factories, caches and serializer lookups) cost more
+ * than everything else the plugin does. Then the hand-off's and ztunnel's (access log, admin
+ * endpoint), where such a mapper's few hundred classes were a share of the proxy's idle memory.
+ * This reader and writer load a handful of classes.
  *
- * <p>Values are {@code Map<String, Object>} (insertion-ordered), {@code List<Object>},
+ * <p>Values read are {@code Map<String, Object>} (insertion-ordered), {@code List<Object>},
  * {@code String}, {@link Num}, {@code Boolean} and {@code null}. Numbers keep the text they were
  * read as, so a document read and written again says the same thing in the same order: the
  * plugin passes {@code prevResult} through unchanged. A repeated key keeps its first position and
- * its last value.
+ * its last value. Written values may also hold {@code Integer}, {@code Long} and finite
+ * {@code Double} numbers and maps with keys of any type (written as their {@code toString}).
  *
  * <p>Strict: one value, optionally surrounded by whitespace; no comments, trailing commas, single
  * quotes, leading zeros, unescaped control characters or lone surrogates in escapes; at most
  * {@link #MAX_DEPTH} nested containers. Anything else is a {@link MalformedJsonException} that
  * says where and what was expected, never a partial value.
+ *
+ * <p>Output is byte for byte what Jackson writes for the same values (its default escaping, its
+ * default pretty printer), so a document does not change with the library that wrote it.
  */
-final class Json {
+public final class Json {
 
     /** Deeper documents are refused rather than read recursively (no stack overflow). */
-    static final int MAX_DEPTH = 256;
+    public static final int MAX_DEPTH = 256;
 
     /** A JSON number as written: valid number syntax, kept verbatim. */
-    record Num(String text) {
-        int intValue(int otherwise) {
-            try {
-                return Integer.parseInt(text);
-            } catch (NumberFormatException e) {
-                return otherwise;
-            }
-        }
-
+    public record Num(String text) {
         @Override
         public String toString() {
             return text;
@@ -44,7 +42,7 @@ final class Json {
     }
 
     /** Input that is not one well-formed JSON value. */
-    static final class MalformedJsonException extends Exception {
+    public static final class MalformedJsonException extends Exception {
         MalformedJsonException(String message) {
             super(message);
         }
@@ -57,7 +55,7 @@ final class Json {
         this.in = in;
     }
 
-    static Object parse(String text) throws MalformedJsonException {
+    public static Object parse(String text) throws MalformedJsonException {
         Json p = new Json(text);
         p.skipWhitespace();
         if (p.pos == text.length()) {
@@ -73,7 +71,7 @@ final class Json {
 
     /** The object {@code text} holds; anything else is malformed. */
     @SuppressWarnings("unchecked")
-    static Map<String, Object> parseObject(String text) throws MalformedJsonException {
+    public static Map<String, Object> parseObject(String text) throws MalformedJsonException {
         Object v = parse(text);
         if (!(v instanceof Map)) {
             throw new MalformedJsonException("a JSON " + kind(v) + " (expected an object)");
@@ -329,7 +327,7 @@ final class Json {
         return c < 0x20 || c == 0x7f ? "U+" + String.format("%04X", (int) c) : "'" + c + "'";
     }
 
-    static String kind(Object v) {
+    public static String kind(Object v) {
         return v == null ? "null" : v instanceof Map ? "object" : v instanceof List ? "array" : v instanceof String ? "string"
                 : v instanceof Num ? "number" : "boolean";
     }
@@ -340,47 +338,73 @@ final class Json {
      * {@code key} of {@code object} as text: a string as it is, a number or boolean as written;
      * {@code otherwise} when it is missing, null, an object or an array.
      */
-    static String text(Map<String, Object> object, String key, String otherwise) {
+    public static String text(Map<String, Object> object, String key, String otherwise) {
         return text(object == null ? null : object.get(key), otherwise);
     }
 
-    static String text(Object v, String otherwise) {
+    public static String text(Object v, String otherwise) {
         return v instanceof String || v instanceof Num || v instanceof Boolean ? v.toString() : otherwise;
     }
 
     /** {@code key} of {@code object} if it is an object, else null. */
     @SuppressWarnings("unchecked")
-    static Map<String, Object> object(Map<String, Object> object, String key) {
+    public static Map<String, Object> object(Map<String, Object> object, String key) {
         return object != null && object.get(key) instanceof Map<?, ?> m ? (Map<String, Object>) m : null;
     }
 
     /** {@code key} of {@code object} if it is an array, else an empty list. */
     @SuppressWarnings("unchecked")
-    static List<Object> array(Map<String, Object> object, String key) {
+    public static List<Object> array(Map<String, Object> object, String key) {
         return object != null && object.get(key) instanceof List<?> l ? (List<Object>) l : List.of();
     }
 
     // ---- writing ----
 
     /** {@code value} as compact JSON (no whitespace), members in their map's order. */
-    static String write(Object value) {
+    public static String write(Object value) {
         StringBuilder s = new StringBuilder();
-        write(value, s);
+        write(value, s, COMPACT);
         return s.toString();
     }
 
+    /**
+     * {@code value} as indented JSON, members in their map's order, in the form of Jackson's
+     * default pretty printer: each member on its own line, indented two spaces a level, as
+     * {@code "name" : value}; an array on the line it starts, {@code [ 1, 2 ]}; empty containers
+     * {@code { }} and {@code [ ]}; lines end with {@code \n}. People and scripts read and grep
+     * ztunnel's {@code /config_dump} in this form (e.g. {@code "ip" : "10.244.1.5"}).
+     */
+    public static String writeIndented(Object value) {
+        StringBuilder s = new StringBuilder();
+        write(value, s, 0);
+        return s.toString();
+    }
+
+    /** The {@code depth} of compact output: no line breaks, no spaces. */
+    private static final int COMPACT = -1;
+
     // An if-chain, not a pattern switch: a type switch is bootstrapped at its first run, which
     // costs a short-lived process more than all the writing it does.
-    private static void write(Object v, StringBuilder s) {
+    private static void write(Object v, StringBuilder s, int depth) {
         if (v == null) {
             s.append("null");
         } else if (v instanceof String str) {
             quote(str, s);
         } else if (v instanceof Num n) {
             s.append(n.text());
-        } else if (v instanceof Boolean || v instanceof Integer) {
+        } else if (v instanceof Boolean || v instanceof Integer || v instanceof Long) {
             s.append(v);
+        } else if (v instanceof Double d) {
+            if (!Double.isFinite(d)) {
+                throw new IllegalArgumentException("not a JSON number: " + d);
+            }
+            s.append(d.doubleValue()); // the shortest form that reads back, as Jackson writes it (1.5, 1.0E20)
         } else if (v instanceof Map<?, ?> m) {
+            if (m.isEmpty()) {
+                s.append(depth == COMPACT ? "{}" : "{ }");
+                return;
+            }
+            int inner = depth == COMPACT ? COMPACT : depth + 1;
             s.append('{');
             boolean first = true;
             for (Map.Entry<?, ?> e : m.entrySet()) {
@@ -388,22 +412,35 @@ final class Json {
                     s.append(',');
                 }
                 first = false;
+                newLine(s, inner);
                 quote(String.valueOf(e.getKey()), s);
-                s.append(':');
-                write(e.getValue(), s);
+                s.append(depth == COMPACT ? ":" : " : ");
+                write(e.getValue(), s, inner);
             }
+            newLine(s, depth);
             s.append('}');
         } else if (v instanceof List<?> l) {
-            s.append('[');
+            if (l.isEmpty()) {
+                s.append(depth == COMPACT ? "[]" : "[ ]");
+                return;
+            }
+            // an array stays on its line and adds no indentation level to what it holds
+            s.append(depth == COMPACT ? "[" : "[ ");
             for (int i = 0; i < l.size(); i++) {
                 if (i > 0) {
-                    s.append(',');
+                    s.append(depth == COMPACT ? "," : ", ");
                 }
-                write(l.get(i), s);
+                write(l.get(i), s, depth);
             }
-            s.append(']');
+            s.append(depth == COMPACT ? "]" : " ]");
         } else {
             throw new IllegalArgumentException("not a JSON value: " + v.getClass().getName());
+        }
+    }
+
+    private static void newLine(StringBuilder s, int depth) {
+        if (depth != COMPACT) {
+            s.append('\n').repeat(' ', 2 * depth);
         }
     }
 
