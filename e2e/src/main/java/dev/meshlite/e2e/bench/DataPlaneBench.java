@@ -35,6 +35,9 @@ public final class DataPlaneBench implements Callable<Integer> {
 
     static final List<String> SCENARIOS = List.of("none", "stunnel", "ambient", "dedicated");
 
+    /** How long the proxies sit unloaded after a scenario is in place before their idle memory is read. */
+    static final Duration IDLE_SETTLE = Duration.ofSeconds(12);
+
     @Parameters(arity = "0..*", paramLabel = "SCENARIO", description = "none, stunnel, ambient, dedicated (default: all four)")
     List<String> scenarios = new ArrayList<>();
 
@@ -169,6 +172,12 @@ public final class DataPlaneBench implements Callable<Integer> {
     private List<Row> measure(Shape shape, BenchPods bench, Load load, int n) throws Exception {
         Shape.Target target = shape.target(bench);
         List<Long> serverNode = shape.proxies(BenchPods.SERVER_NODE);
+        // Idle is after the enrollment's own transients settle: the JIT's compile arenas and the
+        // first certificates' garbage, which ztunnel hands back within seconds (its native heap
+        // is trimmed every 5 s), would otherwise make "idle" more than loaded.
+        if (!serverNode.isEmpty()) {
+            Thread.sleep(IDLE_SETTLE.toMillis());
+        }
         double idleRss = ProcSample.rssMib(serverNode);
         record Measured(int conns, OpenLoopHttp.Result latency, double vcpu, double rss) {}
         List<Measured> runs = new ArrayList<>();

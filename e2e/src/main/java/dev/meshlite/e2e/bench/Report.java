@@ -88,8 +88,8 @@ final class Report {
                 *per proxy on the path* divides it by the two proxies each request crosses (its
                 client's and its server's), the unit of the published per-proxy anchors;
                 memory is the RSS of the proxies on the server's node after the latency run (idle: in
-                place with the pods enrolled, before any load; growth: what the load added, per 1000
-                req/s; the throughput run comes after both). Pods per node
+                place with the pods enrolled, 12 s before any load; growth: what the load added, per
+                1000 req/s; the throughput run comes after both). Pods per node
                 counts that node's pods (the server and idle pods); the client is alone on node-1.
 
                 ![latency percentiles](latency.png)
