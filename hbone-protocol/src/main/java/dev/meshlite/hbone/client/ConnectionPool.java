@@ -1,5 +1,6 @@
 package dev.meshlite.hbone.client;
 
+import io.netty.channel.EventLoop;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -21,6 +22,12 @@ import java.util.function.Consumer;
  *   <li>A connection that dies, or receives GOAWAY, leaves the pool at once; its open streams end
  *       on their own.
  *   <li>A connection without streams for {@code idleTimeout} is closed.
+ *   <li>A caller on one of the client's event loops is given only connections living on that
+ *       loop, and a new connection is opened on it when they are full or missing; other callers
+ *       take any. A key therefore holds up to one set of connections per loop, as a proxy's worker
+ *       threads each keep their own upstream pools: a socket whose stream rode a connection on
+ *       another loop would hand every read to that loop (a queued task and an eventfd wake-up),
+ *       both ways, for the whole life of the tunnel.
  * </ol>
  * The pool's state is guarded by this object's monitor; no I/O is ever done while holding it.
  */
@@ -38,8 +45,11 @@ final class ConnectionPool {
         this.connector = connector;
     }
 
-    /** Reserves one stream slot for {@code key}; completes once its connection is established. */
-    CompletableFuture<PooledConnection> acquire(PoolKey key) {
+    /**
+     * Reserves one stream slot for {@code key} on a connection of {@code loop} ({@code null}: any
+     * connection); completes once its connection is established.
+     */
+    CompletableFuture<PooledConnection> acquire(PoolKey key, EventLoop loop) {
         PooledConnection toStart;
         CompletableFuture<PooledConnection> waiter = new CompletableFuture<>();
         synchronized (this) {
@@ -48,7 +58,7 @@ final class ConnectionPool {
             }
             List<PooledConnection> list = byKey.computeIfAbsent(key, k -> new ArrayList<>());
             for (PooledConnection c : list) {
-                if (c.usable && c.reserved < c.limit) {
+                if (c.usable && c.reserved < c.limit && (loop == null || c.loop == loop)) {
                     c.reserved++;
                     c.generation++;
                     if (c.established) {
@@ -58,7 +68,7 @@ final class ConnectionPool {
                     return waiter;
                 }
             }
-            toStart = new PooledConnection(key, maxStreams);
+            toStart = new PooledConnection(key, maxStreams, loop);
             toStart.reserved = 1;
             toStart.waiters.add(waiter);
             list.add(toStart);
@@ -92,7 +102,7 @@ final class ConnectionPool {
             return;
         }
         for (CompletableFuture<PooledConnection> w : surplus) {
-            acquire(c.key).whenComplete((other, e) -> {
+            acquire(c.key, c.loop).whenComplete((other, e) -> {
                 if (e != null) {
                     w.completeExceptionally(e);
                 } else {

@@ -28,7 +28,7 @@ public final class LocalForwarder implements AutoCloseable {
                                        Function<InetSocketAddress, Route> route) throws InterruptedException {
         // Every accepted socket goes to one loop, and HboneClient opens a pooled connection on the
         // loop that asks for it: a socket, its stream and the connection carrying it then share a
-        // thread, so relaying needs no hand-off between loops (see HboneClient#loopFor). The cost:
+        // thread, so relaying needs no hand-off between loops (see HboneClient#callerLoop). The cost:
         // one forwarder relays on one core, which suits its use (the debug tool, tests, benchmarks).
         Channel ch = new ServerBootstrap()
                 .group(client.group(), client.group().next())

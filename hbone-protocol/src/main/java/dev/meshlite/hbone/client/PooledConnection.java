@@ -1,6 +1,7 @@
 package dev.meshlite.hbone.client;
 
 import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -13,6 +14,8 @@ import java.util.concurrent.CompletableFuture;
 final class PooledConnection {
 
     final PoolKey key;
+    /** The loop the connection is created on, or {@code null} for any (the group picks). */
+    final EventLoop loop;
     /** Streams reserved (opening or open). Never above {@code limit} once established. */
     int reserved;
     /** min(our maximum, the server's SETTINGS_MAX_CONCURRENT_STREAMS). */
@@ -26,8 +29,9 @@ final class PooledConnection {
     final List<CompletableFuture<PooledConnection>> waiters = new ArrayList<>();
     volatile Channel channel;
 
-    PooledConnection(PoolKey key, int limit) {
+    PooledConnection(PoolKey key, int limit, EventLoop loop) {
         this.key = key;
+        this.loop = loop;
         this.limit = limit;
     }
 

@@ -2,6 +2,7 @@ package dev.meshlite.hbone.server;
 
 import dev.meshlite.hbone.metrics.HboneMetrics;
 import dev.meshlite.hbone.tls.FlushBeforeClose;
+import dev.meshlite.hbone.tls.LingeringClose;
 import dev.meshlite.hbone.tls.TlsContextHolder;
 import dev.meshlite.hbone.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
@@ -83,6 +84,7 @@ public final class HboneServer implements AutoCloseable {
                         connections.add(ch);
                         SslHandler ssl = tls.newHandler(ch.alloc());
                         ssl.setHandshakeTimeoutMillis(config.handshakeTimeout().toMillis());
+                        ch.pipeline().addLast(LingeringClose.NAME, new LingeringClose());
                         ch.pipeline().addLast(ServerPipeline.TLS, ssl);
                         ch.pipeline().addLast(FlushBeforeClose.NAME, new FlushBeforeClose());
                         ch.pipeline().addLast(ServerPipeline.HANDSHAKE, new ServerHandshakeHandler(metrics,

@@ -4,6 +4,8 @@ package dev.meshlite.hbone.server;
  * Handler names of an accepted HBONE connection, in pipeline order:
  *
  * <ol>
+ *   <li>{@code LingeringClose}: close() shuts the write side after the last bytes and waits
+ *       (3 s at most) for the peer's FIN, so late frames from it are not answered with a RST;
  *   <li>{@link #TLS}: the SslHandler of the material current at accept time;
  *   <li>{@code FlushBeforeClose}: close() flushes through TLS first (the last DATA of a drained
  *       connection must not be lost);

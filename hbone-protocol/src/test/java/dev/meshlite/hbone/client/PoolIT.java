@@ -2,13 +2,19 @@ package dev.meshlite.hbone.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.meshlite.hbone.metrics.HboneMetrics;
 import dev.meshlite.hbone.metrics.HboneMetrics.HandshakeFailure;
 import dev.meshlite.hbone.testing.Await;
 import dev.meshlite.hbone.testing.EchoUpstream;
 import dev.meshlite.hbone.testing.HboneTestbed;
+import dev.meshlite.hbone.transport.Transport;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -78,6 +84,42 @@ class PoolIT {
                 o.get(30, TimeUnit.SECONDS).close();
             }
             assertEquals(1, bed.serverMetrics.snapshot().connectionsOpened());
+        }
+    }
+
+    @Test
+    void aCallerOnAnEventLoopGetsAConnectionOfThatLoop() throws Exception {
+        Transport transport = Transport.select();
+        EventLoopGroup group = transport.newEventLoopGroup(2, "pool-loops");
+        try (HboneTestbed bed = new HboneTestbed(); EchoUpstream echo = new EchoUpstream();
+             HboneClient client = HboneClient.create(HboneClientConfig.defaults(), HboneClient.single(bed.clientTls),
+                     new HboneMetrics(), transport, group)) {
+            EventLoop a = group.next();
+            EventLoop b = group.next();
+            assertNotSame(a, b);
+            List<EventLoop> callers = List.of(a, b, a, b);
+            List<HboneStream> streams = new ArrayList<>();
+            for (EventLoop caller : callers) {
+                streams.add(CompletableFuture.supplyAsync(
+                                () -> client.open(bed.key(), TunnelRequest.to(echo.address())), caller)
+                        .thenCompose(opening -> opening).get(30, TimeUnit.SECONDS));
+            }
+            for (int i = 0; i < callers.size(); i++) {
+                assertSame(callers.get(i), streams.get(i).channel().parent().eventLoop(),
+                        "stream " + i + " rides a connection of its caller's loop");
+            }
+            assertSame(streams.get(0).channel().parent(), streams.get(2).channel().parent(),
+                    "callers on one loop share its connection");
+            assertEquals(2, client.connections(bed.key()), "one connection per calling loop");
+
+            // A caller on no loop of ours takes any connection with room: no third connection.
+            HboneStream fromTest = client.open(bed.key(), TunnelRequest.to(echo.address())).get(30, TimeUnit.SECONDS);
+            assertEquals(2, client.connections(bed.key()));
+            assertEquals(2, bed.serverMetrics.snapshot().connectionsOpened());
+            fromTest.close();
+            streams.forEach(HboneStream::close);
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
     }
 
