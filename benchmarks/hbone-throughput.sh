@@ -11,6 +11,7 @@
 # needs: iperf3, stunnel4, openssl, python3 (Debian packages of the same names); the echo server
 #        and the latency client are LatencyProbe.java (run as a single-file Java program).
 # env:   JAVA_HOME (default /usr/lib/jvm/temurin-25-jdk-amd64), SECONDS_IPERF (10),
+#        ROUNDS (3: the paths take turns this many times; medians are reported),
 #        SECONDS_WARMUP (5; 0 for none), RATE (1000 req/s), SECONDS_LATENCY (10), SIZE (1024 bytes),
 #        SECONDS_LATENCY_WARMUP (10: paced, unrecorded requests before each path's latency run),
 #        HBONE_JVM_FLAGS (the hbone processes' JVM flags, default below),
@@ -23,6 +24,9 @@ SECONDS_WARMUP=${SECONDS_WARMUP:-5}
 RATE=${RATE:-1000}
 SECONDS_LATENCY=${SECONDS_LATENCY:-10}
 SIZE=${SIZE:-1024}
+# This shared 2-core machine moves single runs by ±30 %: the paths take turns ROUNDS times and the
+# report gives medians, with every round's figures listed.
+ROUNDS=${ROUNDS:-3}
 # The latency run's paced warm-up, the same on every path: the hbone processes carrying it are
 # JVMs whose hot paths C2 compiles in the first ~10,000 round trips; before that their p99 is the
 # compiler's, not the tunnel's. Its p99 is still reported ("cold p99").
@@ -204,23 +208,43 @@ latency() { # host:port -> "p50 p90 p99 max cold-p99"
     "$JAVA" "$here/LatencyProbe.java" run "$1" "$RATE" "$SECONDS_LATENCY" "$SIZE" "$SECONDS_LATENCY_WARMUP"
 }
 
+median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+nth() { local i=$1; shift; echo "${@:$i:1}"; } # nth 2 a b c -> b
+
 declare -A tput cold lat cpu rss
-echo "iperf3 ${SECONDS_WARMUP}s warm-up + ${SECONDS_IPERF}s and ${RATE} req/s x ${SECONDS_LATENCY}s per path..." >&2
+echo "${ROUNDS} rounds: iperf3 ${SECONDS_IPERF}s per path (after one ${SECONDS_WARMUP}s warm-up each), then ${RATE} req/s x ${SECONDS_LATENCY}s per path..." >&2
 cold[direct]=$(warmup "$P_IPERF")
-tput[direct]=$(iperf "$P_IPERF");                     cpu[direct]="-"; rss[direct]="-"
 cold[stunnel]=$(warmup "$P_ST_CLI")
-c0=$(cpu_seconds "$stunnel_cli" "$stunnel_srv")
-tput[stunnel]=$(iperf "$P_ST_CLI")
-cpu[stunnel]=$(python3 -c 'import sys; print("%.1f" % (float(sys.argv[2])-float(sys.argv[1])))' "$c0" "$(cpu_seconds "$stunnel_cli" "$stunnel_srv")")
 cold[hbone]=$(warmup "$P_HB_CLI")
-c0=$(cpu_seconds "$hb_cli" "$hb_srv")
-tput[hbone]=$(iperf "$P_HB_CLI")
-cpu[hbone]=$(python3 -c 'import sys; print("%.1f" % (float(sys.argv[2])-float(sys.argv[1])))' "$c0" "$(cpu_seconds "$hb_cli" "$hb_srv")")
-lat[direct]=$(latency "127.0.0.1:$P_ECHO")
-lat[stunnel]=$(latency "127.0.0.1:$P_ST_CLI_ECHO")
-lat[hbone]=$(latency "127.0.0.1:$P_HB_CLI_ECHO")
+cpu_st=0; cpu_hb=0
+for round in $(seq "$ROUNDS"); do
+    tput[direct]+="$(iperf "$P_IPERF") "
+    c0=$(cpu_seconds "$stunnel_cli" "$stunnel_srv")
+    tput[stunnel]+="$(iperf "$P_ST_CLI") "
+    cpu_st=$(python3 -c 'import sys; print(float(sys.argv[1]) + float(sys.argv[3]) - float(sys.argv[2]))' "$cpu_st" "$c0" "$(cpu_seconds "$stunnel_cli" "$stunnel_srv")")
+    c0=$(cpu_seconds "$hb_cli" "$hb_srv")
+    tput[hbone]+="$(iperf "$P_HB_CLI") "
+    cpu_hb=$(python3 -c 'import sys; print(float(sys.argv[1]) + float(sys.argv[3]) - float(sys.argv[2]))' "$cpu_hb" "$c0" "$(cpu_seconds "$hb_cli" "$hb_srv")")
+done
+cpu[direct]="-"; rss[direct]="-"
+cpu[stunnel]=$(python3 -c 'import sys; print("%.1f" % (float(sys.argv[1]) / int(sys.argv[2])))' "$cpu_st" "$ROUNDS")
+cpu[hbone]=$(python3 -c 'import sys; print("%.1f" % (float(sys.argv[1]) / int(sys.argv[2])))' "$cpu_hb" "$ROUNDS")
+for round in $(seq "$ROUNDS"); do
+    lat[direct,$round]=$(latency "127.0.0.1:$P_ECHO")
+    lat[stunnel,$round]=$(latency "127.0.0.1:$P_ST_CLI_ECHO")
+    lat[hbone,$round]=$(latency "127.0.0.1:$P_HB_CLI_ECHO")
+done
 rss[stunnel]=$(rss_mib "$stunnel_cli" "$stunnel_srv")
 rss[hbone]=$(rss_mib "$hb_cli" "$hb_cli_echo" "$hb_srv")
+# per path, the median over the rounds of each latency figure; "cold p99" is the first round's
+for path in direct stunnel hbone; do
+    cols=()
+    for field in 1 2 3 4; do
+        vals=(); for round in $(seq "$ROUNDS"); do vals+=("$(nth "$field" ${lat[$path,$round]})"); done
+        cols+=("$(median "${vals[@]}")")
+    done
+    lat[$path]="${cols[*]} $(nth 5 ${lat[$path,1]})"
+done
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="$here/results/hbone-$stamp.md"
@@ -231,12 +255,13 @@ read -r d50 d90 d99 _ _ <<<"${lat[direct]}"
     echo
     echo "$(nproc) cores, $(uname -r), $("$JAVA" -version 2>&1 | head -1), $(iperf3 --version | head -1 | cut -d' ' -f1-2),"
     echo "$("$STUNNEL" -version 2>&1 | grep -m1 -o 'stunnel [0-9.]*'), $(openssl version | cut -d' ' -f1-2)."
-    echo "Throughput: iperf3, one connection, ${SECONDS_IPERF} s (first 2 s omitted), after an unrecorded ${SECONDS_WARMUP} s run on the same path"
+    echo "${ROUNDS} rounds, the paths taking turns within each; every figure below is the median over the rounds (each round's are listed after the table)."
+    echo "Throughput: iperf3, one connection, ${SECONDS_IPERF} s (first 2 s omitted); before the first round an unrecorded ${SECONDS_WARMUP} s run on each path"
     echo "(its figure is the \"cold\" column: the hbone JVMs' first seconds). hbone JVM flags: \`${HBONE_JVM_FLAGS}${HBONE_JAVA_OPTS:+ $HBONE_JAVA_OPTS}\`."
     echo "Latency: ${RATE} req/s of ${SIZE} B for"
-    echo "${SECONDS_LATENCY} s after warm-up (2000 unpaced round trips, then ${SECONDS_LATENCY_WARMUP} s at the same rate, whose p99 is the \"cold p99\" column),"
+    echo "${SECONDS_LATENCY} s after warm-up (2000 unpaced round trips, then ${SECONDS_LATENCY_WARMUP} s at the same rate, whose p99 in the first round is the \"cold p99\" column),"
     echo "one keep-alive connection, open-loop (from each request's due time)."
-    echo "Proxy CPU: user+system seconds of both proxy processes during the iperf3 run; RSS after the run."
+    echo "Proxy CPU: user+system seconds of both proxy processes during one iperf3 run (the rounds' mean); RSS after the last run."
     echo
     echo "| path | throughput Gbit/s | cold Gbit/s | p50 ms | p90 ms | p99 ms | max ms | added p50 / p90 / p99 ms | cold p99 ms | proxy CPU s | proxy RSS MiB |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -248,10 +273,17 @@ read -r d50 d90 d99 _ _ <<<"${lat[direct]}"
             stunnel) name="stunnel TLS 1.3 mTLS pair" ;;
             hbone) name="hbone connect → serve" ;;
         esac
-        echo "| $name | ${tput[$path]} | ${cold[$path]} | $p50 | $p90 | $p99 | $pmax | $added | $pcold | ${cpu[$path]} | ${rss[$path]} |"
+        echo "| $name | $(median ${tput[$path]}) | ${cold[$path]} | $p50 | $p90 | $p99 | $pmax | $added | $pcold | ${cpu[$path]} | ${rss[$path]} |"
     done
     echo
-    ratio=$(python3 -c 'import sys; print("%.2f" % (float(sys.argv[1])/float(sys.argv[2])))' "${tput[hbone]}" "${tput[stunnel]}")
-    echo "hbone / stunnel throughput: ${ratio}x (goal: ≥ 1.5x); hbone added p99 must not exceed stunnel's."
+    echo "| round | direct Gbit/s | stunnel Gbit/s | hbone Gbit/s | hbone / stunnel | stunnel added p99 ms | hbone added p99 ms |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|"
+    for round in $(seq "$ROUNDS"); do
+        st=$(nth "$round" ${tput[stunnel]}); hb=$(nth "$round" ${tput[hbone]})
+        echo "| $round | $(nth "$round" ${tput[direct]}) | $st | $hb | $(python3 -c 'import sys; print("%.2f" % (float(sys.argv[1])/float(sys.argv[2])))' "$hb" "$st") | $(python3 -c 'import sys; print("%.3f" % (float(sys.argv[1])-float(sys.argv[2])))' "$(nth 3 ${lat[stunnel,$round]})" "$(nth 3 ${lat[direct,$round]})") | $(python3 -c 'import sys; print("%.3f" % (float(sys.argv[1])-float(sys.argv[2])))' "$(nth 3 ${lat[hbone,$round]})" "$(nth 3 ${lat[direct,$round]})") |"
+    done
+    echo
+    ratio=$(python3 -c 'import sys; print("%.2f" % (float(sys.argv[1])/float(sys.argv[2])))' "$(median ${tput[hbone]})" "$(median ${tput[stunnel]})")
+    echo "hbone / stunnel throughput (medians): ${ratio}x (goal: ≥ 1.5x); hbone added p99 must not exceed stunnel's."
 } | tee "$out"
 echo "saved $out" >&2
