@@ -203,21 +203,60 @@ class CniResilienceIT {
         assertTrue(probeRules(node).contains("-d " + late.getStatus().getPodIP() + "/32 "), probeRules(node));
 
         // A meshed client on the other node reaches it, and its ztunnel receives that in HBONE.
+        // The client's ztunnel must know the new pod as an HBONE workload first: until its xDS
+        // update arrives it takes the address for an unknown destination and passes it through.
         Pod from = pod(STEADY, "client");
+        Await.until(BOUND, "ztunnel on " + from.getSpec().getNodeName() + " knows steady/late as an HBONE workload",
+                () -> knownAsHbone(from.getSpec().getNodeName(), late.getStatus().getPodIP()));
         String marker = "after-outage-" + UUID.randomUUID();
         Run call = inPod(from, "curl", "-sS", "--max-time", "5", "http://" + late.getStatus().getPodIP() + ":8080/" + marker);
         assertEquals(0, call.exit(), call.out());
         assertTrue(call.out().contains("pod: late") && call.out().contains(marker), call.out());
         Path ztunnelLog = Path.of("/run/mesh/logs/ztunnel-" + node + ".log");
-        Await.until(BOUND, "ztunnel on " + node + " logs the call as inbound HBONE", () -> {
-            try {
-                return Files.readAllLines(ztunnelLog).stream().anyMatch(l -> l.contains("direction=inbound")
-                        && l.contains("via=hbone") && l.contains("src.addr=" + from.getStatus().getPodIP() + " ")
-                        && l.contains("dst.addr=" + late.getStatus().getPodIP() + ":8080"));
-            } catch (IOException e) {
-                return false;
+        try {
+            Await.until(BOUND, "ztunnel on " + node + " logs the call as inbound HBONE", () -> {
+                try {
+                    return Files.readAllLines(ztunnelLog).stream().anyMatch(l -> l.contains("direction=inbound")
+                            && l.contains("via=hbone") && l.contains("src.addr=" + from.getStatus().getPodIP() + " ")
+                            && l.contains("dst.addr=" + late.getStatus().getPodIP() + ":8080"));
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+        } catch (AssertionError e) {
+            // What both ztunnels logged about the two pods tells a passthrough from a lost line.
+            String ips = Pattern.quote(from.getStatus().getPodIP()) + "|" + Pattern.quote(late.getStatus().getPodIP());
+            throw new AssertionError(e.getMessage() + "; ztunnel lines naming the client or steady/late, " + node + ":\n"
+                    + linesMatching(ztunnelLog, ips) + "\n" + from.getSpec().getNodeName() + ":\n"
+                    + linesMatching(Path.of("/run/mesh/logs/ztunnel-" + from.getSpec().getNodeName() + ".log"), ips), e);
+        }
+    }
+
+    /** Whether ztunnel on {@code node} holds a workload at {@code ip} that speaks HBONE. */
+    static boolean knownAsHbone(String node, String ip) {
+        try {
+            for (JsonNode w : new ObjectMapper().readTree(configDump(node)).path("workloads")) {
+                for (JsonNode a : w.path("addresses")) {
+                    if (a.asText().equals(ip) && "HBONE".equals(w.path("protocol").asText())) {
+                        return true;
+                    }
+                }
             }
-        });
+            return false;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** The last 40 lines of a log that match a pattern, for a failure message. */
+    static String linesMatching(Path log, String regex) {
+        try {
+            Pattern p = Pattern.compile(regex);
+            List<String> hits = Files.readAllLines(log).stream().filter(l -> p.matcher(l).find()).toList();
+            return String.join("\n", hits.subList(Math.max(0, hits.size() - 40), hits.size()));
+        } catch (IOException e) {
+            return "(" + log + " unreadable: " + e.getMessage() + ")";
+        }
     }
 
     @Test
