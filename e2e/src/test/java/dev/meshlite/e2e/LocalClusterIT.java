@@ -40,28 +40,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 class LocalClusterIT {
 
     private static final Duration BOUND = Duration.ofSeconds(60);
-    private static final String APP = """
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: echo, namespace: default}
-            spec:
-              replicas: 2
-              selector: {matchLabels: {app: echo}}
-              template:
-                metadata: {labels: {app: echo}}
-                spec:
-                  containers:
-                  - name: http-echo
-                    image: sample/http-echo
-                    ports: [{name: http, containerPort: 8080}]
-                    readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1}
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: echo, namespace: default}
-            spec:
-              selector: {app: echo}
-              ports: [{name: http, port: 80, targetPort: http}]
+    private static final String APP = SampleApps.httpEcho("default", "echo", 2) + """
             ---
             apiVersion: v1
             kind: Pod

@@ -67,21 +67,7 @@ class MeshScenariosIT {
             ---
             """ + MeshPods.SHOP_APPS + """
             ---
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: many, namespace: crowd}
-            spec:
-              replicas: 40
-              selector: {matchLabels: {app: many}}
-              template:
-                metadata: {labels: {app: many}}
-                spec:
-                  containers:
-                  - name: http-echo
-                    image: sample/http-echo
-                    ports: [{name: http, containerPort: 8080}]
-                    readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1}
-            """;
+            """ + SampleApps.httpEchoDeployment("crowd", "many", CROWD);
 
     private static KubernetesClient client;
     private static MeshPods pods;

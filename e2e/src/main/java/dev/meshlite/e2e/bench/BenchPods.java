@@ -1,5 +1,6 @@
 package dev.meshlite.e2e.bench;
 
+import dev.meshlite.e2e.SampleApps;
 import dev.meshlite.e2e.cluster.Readiness;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -47,23 +48,8 @@ final class BenchPods {
                 kind: Namespace
                 metadata: {name: bench}
                 ---
-                apiVersion: v1
-                kind: Pod
-                metadata: {name: server, namespace: bench, labels: {app: server}}
-                spec:
-                  nodeSelector: {kubernetes.io/hostname: node-2}
-                  containers:
-                  - name: http-echo
-                    image: sample/http-echo
-                    ports: [{name: http, containerPort: 8080}]
-                    readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1}
-                ---
-                apiVersion: v1
-                kind: Service
-                metadata: {name: server, namespace: bench}
-                spec:
-                  selector: {app: server}
-                  ports: [{name: http, port: 80, targetPort: http}]
+                """ + SampleApps.httpEchoPod(NAMESPACE, "server", SERVER_NODE) + "---\n"
+                + SampleApps.httpService(NAMESPACE, "server") + """
                 ---
                 apiVersion: v1
                 kind: Pod

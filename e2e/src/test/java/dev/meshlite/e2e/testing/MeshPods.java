@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.meshlite.e2e.SampleApps;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.nio.file.Files;
@@ -24,28 +25,7 @@ public final class MeshPods {
      * {@code shop}, and the clients {@code frontend} (service account frontend) and {@code other}
      * in {@code web}. The namespaces are the test's own.
      */
-    public static final String SHOP_APPS = """
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: backend, namespace: shop}
-            spec:
-              replicas: 2
-              selector: {matchLabels: {app: backend}}
-              template:
-                metadata: {labels: {app: backend}}
-                spec:
-                  containers:
-                  - name: http-echo
-                    image: sample/http-echo
-                    ports: [{name: http, containerPort: 8080}]
-                    readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1}
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: backend, namespace: shop}
-            spec:
-              selector: {app: backend}
-              ports: [{name: http, port: 80, targetPort: http}]
+    public static final String SHOP_APPS = SampleApps.httpEcho("shop", "backend", 2) + """
             ---
             apiVersion: apps/v1
             kind: Deployment

@@ -1,5 +1,6 @@
 package dev.meshlite.hbone.client;
 
+import dev.meshlite.hbone.tls.LingeringClose;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.DefaultHttp2PingFrame;
@@ -61,7 +62,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         keepalive = ctx.executor().scheduleAtFixedRate(() -> {
             if (System.nanoTime() - lastAck > config.pingTimeout().toNanos()) {
                 pool.failed(connection, new HboneTunnelException(0, "no PING answer for " + config.pingTimeout()));
-                ctx.close();
+                LingeringClose.closeAtOnce(ctx); // a dead peer sends no FIN to wait for
                 return;
             }
             ctx.writeAndFlush(new DefaultHttp2PingFrame(++pingSeq, false));
@@ -80,6 +81,6 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        ctx.close();
+        LingeringClose.closeAtOnce(ctx); // a broken connection: its streams are reset now
     }
 }

@@ -24,7 +24,8 @@ import java.util.function.Consumer;
  *   <li>A connection without streams for {@code idleTimeout} is closed.
  *   <li>A caller on one of the client's event loops is given only connections living on that
  *       loop, and a new connection is opened on it when they are full or missing; other callers
- *       take any. A key therefore holds up to one set of connections per loop, as a proxy's worker
+ *       take any (and a connection one of them opened serves later callers of the loop the group
+ *       gave it). A key therefore holds up to one set of connections per loop, as a proxy's worker
  *       threads each keep their own upstream pools: a socket whose stream rode a connection on
  *       another loop would hand every read to that loop (a queued task and an eventfd wake-up),
  *       both ways, for the whole life of the tunnel.
@@ -58,7 +59,7 @@ final class ConnectionPool {
             }
             List<PooledConnection> list = byKey.computeIfAbsent(key, k -> new ArrayList<>());
             for (PooledConnection c : list) {
-                if (c.usable && c.reserved < c.limit && (loop == null || c.loop == loop)) {
+                if (c.usable && c.reserved < c.limit && (loop == null || c.livesOn(loop))) {
                     c.reserved++;
                     c.generation++;
                     if (c.established) {

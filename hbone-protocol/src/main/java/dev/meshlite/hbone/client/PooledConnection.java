@@ -35,6 +35,15 @@ final class PooledConnection {
         this.limit = limit;
     }
 
+    /**
+     * Whether the connection lives on {@code loop}: created there, or created for any loop and
+     * registered on this one by the group.
+     */
+    boolean livesOn(EventLoop loop) {
+        Channel ch = channel;
+        return this.loop == loop || (this.loop == null && ch != null && ch.eventLoop() == loop);
+    }
+
     @Override
     public String toString() {
         return "PooledConnection[" + key.destination() + ", " + reserved + "/" + limit

@@ -3,6 +3,7 @@ package dev.meshlite.hbone.tls;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
@@ -37,6 +38,7 @@ public final class LingeringClose extends ChannelDuplexHandler {
 
     private final long lingerNanos;
     private boolean lingering;
+    private boolean atOnce;
 
     public LingeringClose() {
         this(DEFAULT_LINGER);
@@ -49,7 +51,7 @@ public final class LingeringClose extends ChannelDuplexHandler {
     @Override
     public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
         Channel ch = ctx.channel();
-        if (lingering || !(ch instanceof DuplexChannel duplex) || !ch.isActive() || duplex.isOutputShutdown()
+        if (atOnce || lingering || !(ch instanceof DuplexChannel duplex) || !ch.isActive() || duplex.isOutputShutdown()
                 || duplex.isInputShutdown()) {
             ctx.close(promise);
             return;
@@ -73,6 +75,19 @@ public final class LingeringClose extends ChannelDuplexHandler {
                 }
             });
         });
+    }
+
+    /**
+     * Closes the channel of {@code ctx} without lingering (also one already lingering): for a
+     * connection found dead (no PING answer) or broken, where its peer will send nothing more worth
+     * waiting for and lingering would only hold its streams open, unreset, for the linger time.
+     * Called on the channel's event loop.
+     */
+    public static ChannelFuture closeAtOnce(ChannelHandlerContext ctx) {
+        if (ctx.pipeline().get(LingeringClose.class) instanceof LingeringClose handler) {
+            handler.atOnce = true;
+        }
+        return ctx.close();
     }
 
     @Override

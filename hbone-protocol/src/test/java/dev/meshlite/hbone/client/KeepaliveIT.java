@@ -1,20 +1,24 @@
 package dev.meshlite.hbone.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.meshlite.hbone.testing.Await;
 import dev.meshlite.hbone.testing.BlackHoleProxy;
 import dev.meshlite.hbone.testing.EchoUpstream;
 import dev.meshlite.hbone.testing.HboneTestbed;
+import dev.meshlite.hbone.tls.LingeringClose;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
  * PING keepalive (DESIGN §4, with the intervals shortened through the client config): a peer that
- * stops answering is closed within the bounded window and leaves the pool.
+ * stops answering is closed within the bounded window, at once (no lingering close), and leaves
+ * the pool.
  */
 @Timeout(60)
 class KeepaliveIT {
@@ -37,12 +41,20 @@ class KeepaliveIT {
                     () -> "PING answers relayed: " + (proxy.towardClientWrites() - before));
             assertEquals(1, bed.client.connections(viaProxy), "an answering peer keeps its connection");
 
-            // The peer goes silent (no FIN, no RST): the client gives up on its own.
+            // The peer goes silent (no FIN, no RST): the client gives up on its own, and closes at
+            // once: a dead peer sends no FIN, so a lingering close would hold the connection and
+            // its streams for the whole linger before they are reset.
+            AtomicLong closedAt = new AtomicLong();
+            stream.channel().parent().closeFuture().addListener(f -> closedAt.set(System.nanoTime()));
             proxy.freezeOpenConnections();
             Await.until(Duration.ofSeconds(20), () -> bed.client.connections(viaProxy) == 0,
                     () -> "a silent connection is still pooled");
+            long droppedAt = System.nanoTime();
             Await.until(() -> !stream.channel().isActive(), () -> "its stream is still open");
             Await.until(() -> !stream.channel().parent().isOpen(), () -> "the connection is still open");
+            long afterDrop = Duration.ofNanos(closedAt.get() - droppedAt).toMillis();
+            assertTrue(afterDrop < LingeringClose.DEFAULT_LINGER.toMillis() / 2,
+                    "the dead connection closed " + afterDrop + " ms after it left the pool (lingered?)");
 
             // The next open gets a fresh connection that works.
             HboneStream fresh = bed.client.open(viaProxy, TunnelRequest.to(echo.address())).get(30, TimeUnit.SECONDS);

@@ -124,6 +124,29 @@ class PoolIT {
     }
 
     @Test
+    void aConnectionOpenedOffLoopServesLaterCallersOfTheLoopItLivesOn() throws Exception {
+        Transport transport = Transport.select();
+        EventLoopGroup group = transport.newEventLoopGroup(2, "pool-loops");
+        try (HboneTestbed bed = new HboneTestbed(); EchoUpstream echo = new EchoUpstream();
+             HboneClient client = HboneClient.create(HboneClientConfig.defaults(), HboneClient.single(bed.clientTls),
+                     new HboneMetrics(), transport, group)) {
+            HboneStream fromTest = client.open(bed.key(), TunnelRequest.to(echo.address())).get(30, TimeUnit.SECONDS);
+            EventLoop its = fromTest.channel().parent().eventLoop();
+            HboneStream onItsLoop = CompletableFuture.supplyAsync(
+                            () -> client.open(bed.key(), TunnelRequest.to(echo.address())), its)
+                    .thenCompose(opening -> opening).get(30, TimeUnit.SECONDS);
+            assertSame(fromTest.channel().parent(), onItsLoop.channel().parent(),
+                    "a caller on the loop the group chose shares the connection opened from off-loop");
+            assertEquals(1, client.connections(bed.key()));
+            assertEquals(1, bed.serverMetrics.snapshot().connectionsOpened());
+            onItsLoop.close();
+            fromTest.close();
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void idleConnectionsAreClosed() throws Exception {
         var config = dev.meshlite.hbone.client.HboneClientConfig.defaults().withIdleTimeout(Duration.ofMillis(200));
         try (HboneTestbed bed = new HboneTestbed(config); EchoUpstream echo = new EchoUpstream()) {

@@ -15,8 +15,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A TCP relay on 127.0.0.1 port 0 in front of {@code target} that can black-hole the connections
  * it carries: {@link #freezeOpenConnections()} makes every current connection swallow all bytes in
- * both directions while keeping the sockets open (a peer that vanished without a FIN or RST, as
- * behind a dead NAT or a paused VM). Connections accepted later relay normally.
+ * both directions while keeping the sockets open, even after the other side's FIN (a peer that
+ * vanished without a FIN or RST, as behind a dead NAT or a paused VM). Connections accepted later relay normally.
  */
 public final class BlackHoleProxy implements AutoCloseable {
 
@@ -24,6 +24,7 @@ public final class BlackHoleProxy implements AutoCloseable {
     private final InetSocketAddress target;
     private final Set<Link> links = ConcurrentHashMap.newKeySet();
     private final AtomicLong towardClientWrites = new AtomicLong();
+    private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
 
     private final class Link {
         final Socket client;
@@ -46,8 +47,13 @@ public final class BlackHoleProxy implements AutoCloseable {
                         }
                     }
                 }
+                if (frozen.get()) {
+                    closed.await(); // a vanished peer never sees the FIN, so never answers it
+                }
             } catch (IOException ignored) {
                 // either side went away
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             } finally {
                 close();
             }
@@ -109,6 +115,7 @@ public final class BlackHoleProxy implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        closed.countDown();
         server.close();
         links.forEach(Link::close);
     }
