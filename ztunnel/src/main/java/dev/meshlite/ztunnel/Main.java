@@ -2,6 +2,7 @@ package dev.meshlite.ztunnel;
 
 import dev.meshlite.cni.handoff.PodInfo;
 import dev.meshlite.ztunnel.config.ZtunnelConfig;
+import dev.meshlite.ztunnel.dns.DnsUpstreams;
 import dev.meshlite.ztunnel.metrics.AccessLog;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -68,6 +69,15 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--certificate-ttl", defaultValue = "PT24H", description = "requested workload certificate lifetime (default: ${DEFAULT-VALUE})")
     Duration certificateTtl;
 
+    @Option(names = "--dns-capture", description = "answer DNS on :15053 in every pod (pair with the node agent's --dns-capture)")
+    boolean dnsCapture;
+
+    @Option(names = "--dns-upstream", defaultValue = "resolv.conf", description = "resolvers for names the mesh does not know: IP[:port],... or resolv.conf (this process's /etc/resolv.conf) or none (default: ${DEFAULT-VALUE})")
+    String dnsUpstream;
+
+    @Option(names = "--cluster-domain", defaultValue = "cluster.local", description = "the Services' DNS domain (default: ${DEFAULT-VALUE})")
+    String clusterDomain;
+
     @Option(names = "--pod-uid", description = "dedicated mode: the pod's uid")
     String podUid;
     @Option(names = "--pod-name", description = "dedicated mode: the pod's name")
@@ -96,7 +106,9 @@ public final class Main implements Callable<Integer> {
             config = new ZtunnelConfig(node, trustDomain, cluster, address(controlPlane, "--control-plane"),
                     caRoot, caAuthority, tokenFile, mode == Mode.inpod ? handoffSocket : null,
                     address(adminAddress, "--admin-address"), address(metricsAddress, "--metrics-address"),
-                    address(readinessAddress, "--readiness-address"), accessLog, drain, podDrain, certificateTtl, dedicated);
+                    address(readinessAddress, "--readiness-address"), accessLog, drain, podDrain, certificateTtl, dedicated,
+                    dnsCapture, clusterDomain, dnsCapture ? DnsUpstreams.parse(dnsUpstream, Path.of("/etc/resolv.conf"))
+                            : List.of());
         } catch (IllegalArgumentException e) {
             // an operator's mistake: one line naming the option, not a stack trace
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());

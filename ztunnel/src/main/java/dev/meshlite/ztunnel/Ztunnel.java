@@ -16,6 +16,7 @@ import dev.meshlite.istiod.ca.client.WorkloadCertificates;
 import dev.meshlite.istiod.xds.client.XdsClient;
 import dev.meshlite.ztunnel.admin.AdminServer;
 import dev.meshlite.ztunnel.config.ZtunnelConfig;
+import dev.meshlite.ztunnel.dns.DnsProxy;
 import dev.meshlite.ztunnel.identity.CertificateManager;
 import dev.meshlite.ztunnel.inpod.WorkloadManager;
 import dev.meshlite.ztunnel.metrics.AccessLog;
@@ -70,6 +71,7 @@ public final class Ztunnel implements AutoCloseable {
     private final AdminServer admin;
     private final HTTPServer metricsServer;
     private final TcpMetrics metrics;
+    private final DnsProxy dns;
     private final AtomicReference<ProxyState> state = new AtomicReference<>(ProxyState.EMPTY);
     /** Done once {@link Warmup} ran: ready waits for it, so a node's first pod finds a warm path. */
     private final java.util.concurrent.CompletableFuture<Void> warmedUp = new java.util.concurrent.CompletableFuture<>();
@@ -119,7 +121,9 @@ public final class Ztunnel implements AutoCloseable {
                         .map(p -> Dial.fromPod(b, p.netns(), transport.socketChannel()))
                         .orElseThrow(() -> new IllegalStateException("no pod " + key.sourceIp().getHostAddress()
                                 + " served here")));
-        inputs.set(new ProxyInputs(config.cluster(), state, certs, hboneClient, metrics, transport, group, pods));
+        dns = config.dnsCapture() ? DnsProxy.start(state::get, config.clusterDomain(), config.dnsUpstreams(),
+                transport, group, registry) : null;
+        inputs.set(new ProxyInputs(config.cluster(), state, certs, hboneClient, metrics, transport, group, pods, dns));
         hboneServer = HboneServer.start(new HboneServerConfig(null, Duration.ofSeconds(10), Duration.ofSeconds(10)),
                 null, new HboneInbound(inputs.get()), hboneMetrics, transport, group);
         server.set(hboneServer);
@@ -215,6 +219,9 @@ public final class Ztunnel implements AutoCloseable {
         LOG.info("ztunnel on {} stopping ({} connections still open)", config.node(), metrics.active());
         serverDone.orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> null).join();
         hboneClient.close();
+        if (dns != null) {
+            dns.close();
+        }
         xds.close();
         certificates.close();
         controlPlane.shutdownNow();

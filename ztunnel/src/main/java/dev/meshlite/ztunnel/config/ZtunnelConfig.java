@@ -4,6 +4,7 @@ import dev.meshlite.ztunnel.metrics.AccessLog;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -21,12 +22,17 @@ import java.util.Objects;
  *                     them at once
  * @param dedicatedPod  dedicated mode: the one pod served, from inside its own namespace (the
  *                      sidecar shape, for comparisons); {@code null} in in-pod mode
+ * @param dnsCapture    whether every served pod gets the DNS proxy on :15053 (the node agent's
+ *                      {@code --dns-capture} redirects its port 53 there)
+ * @param clusterDomain the Services' domain: unknown names in it are NXDOMAIN without upstreams
+ * @param dnsUpstreams  where names the mesh does not know are resolved (empty: nowhere)
  */
 public record ZtunnelConfig(String node, String trustDomain, String cluster, InetSocketAddress controlPlane,
                             Path caRoot, String caAuthority, Path tokenFile, Path handoffSocket,
                             InetSocketAddress adminAddress, InetSocketAddress metricsAddress,
                             InetSocketAddress readinessAddress, AccessLog.Format accessLogFormat, Duration drain,
-                            Duration podDrain, Duration certificateTtl, dev.meshlite.cni.handoff.PodInfo dedicatedPod) {
+                            Duration podDrain, Duration certificateTtl, dev.meshlite.cni.handoff.PodInfo dedicatedPod,
+                            boolean dnsCapture, String clusterDomain, List<InetSocketAddress> dnsUpstreams) {
 
     public static final java.time.Duration MIN_CERTIFICATE_TTL = java.time.Duration.ofSeconds(20);
 
@@ -36,6 +42,11 @@ public record ZtunnelConfig(String node, String trustDomain, String cluster, Ine
         Objects.requireNonNull(controlPlane, "controlPlane");
         Objects.requireNonNull(caRoot, "caRoot");
         Objects.requireNonNull(tokenFile, "tokenFile");
+        Objects.requireNonNull(clusterDomain, "clusterDomain");
+        dnsUpstreams = List.copyOf(dnsUpstreams);
+        if (clusterDomain.isBlank() || clusterDomain.startsWith(".") || clusterDomain.endsWith(".")) {
+            throw new IllegalArgumentException("--cluster-domain '" + clusterDomain + "' (expected e.g. cluster.local)");
+        }
         if (drain.isNegative()) {
             throw new IllegalArgumentException("drain: " + drain + " (expected: >= 0)");
         }

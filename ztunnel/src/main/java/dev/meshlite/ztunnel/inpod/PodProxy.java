@@ -5,6 +5,7 @@ import dev.meshlite.hbone.HboneWire;
 import dev.meshlite.hbone.server.HboneServer;
 import dev.meshlite.hbone.tls.SpiffeId;
 import dev.meshlite.hbone.tls.TlsContextHolder;
+import dev.meshlite.ztunnel.dns.DnsProxy;
 import dev.meshlite.ztunnel.proxy.PodDirectory.ServedPod;
 import dev.meshlite.ztunnel.proxy.ProxyInputs;
 import dev.meshlite.ztunnel.proxy.inbound.PlaintextHandler;
@@ -15,12 +16,14 @@ import dev.meshlite.ztunnel.state.Locality;
 import dev.meshlite.ztunnel.state.PeerAuthentication;
 import dev.meshlite.ztunnel.state.ProxyState;
 import dev.meshlite.ztunnel.state.Workload;
+import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ReflectiveChannelFactory;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.socket.SocketChannel;
 import java.net.InetAddress;
@@ -35,7 +38,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One pod served in-pod: ztunnel's three listeners inside the pod's network namespace (outbound
- * :15001, inbound plaintext :15006, inbound HBONE :15008), all with SO_REUSEPORT so a restarted
+ * :15001, inbound plaintext :15006, inbound HBONE :15008; and the DNS proxy's UDP and TCP :15053
+ * when DNS is captured), all with SO_REUSEPORT so a restarted
  * ztunnel can bind beside the one still draining. The HBONE listener presents the pod's own
  * certificate, so it opens once that certificate is held.
  *
@@ -68,6 +72,9 @@ final class PodProxy implements ServedPod {
     java.util.concurrent.CompletableFuture<Void> start(ProxyInputs inputs, HboneServer hbone) throws Exception {
         bind(inputs, ProxyInputs.OUTBOUND_PORT, ch -> new OutboundHandler(inputs, this));
         bind(inputs, ProxyInputs.INBOUND_PLAINTEXT_PORT, ch -> new PlaintextHandler(inputs, this));
+        if (inputs.dns() != null) {
+            bindDns(inputs, inputs.dns());
+        }
         java.util.concurrent.CompletableFuture<Void> hboneReady = new java.util.concurrent.CompletableFuture<>();
         inputs.certificates().server(identity).whenComplete((tls, e) -> {
             if (e != null) {
@@ -98,6 +105,28 @@ final class PodProxy implements ServedPod {
                 });
         ChannelFuture f = SocketOptions.bindIn(netns, b, new InetSocketAddress(port)).sync();
         keep(f.channel());
+    }
+
+    /**
+     * The DNS proxy's two sockets: UDP on 127.0.0.1 (where REDIRECT sends a pod's own packets, so
+     * answers leave from the address conntrack expects and are rewritten back to the resolver's)
+     * and TCP on every address, like the other listeners.
+     */
+    private void bindDns(ProxyInputs inputs, DnsProxy dns) throws Exception {
+        Bootstrap udp = new Bootstrap()
+                .group(inputs.group())
+                .channelFactory(SocketOptions.inNamespace(netns,
+                        new ReflectiveChannelFactory<>(inputs.transport().datagramChannel())))
+                .option(EpollChannelOption.SO_REUSEPORT, true)
+                .handler(dns.udpHandler());
+        keep(udp.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), DnsProxy.PORT)).sync().channel());
+        ServerBootstrap tcp = new ServerBootstrap()
+                .group(inputs.group())
+                .channel(inputs.transport().serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 128)
+                .option(EpollChannelOption.SO_REUSEPORT, true)
+                .childHandler(dns.tcpInitializer());
+        keep(SocketOptions.bindIn(netns, tcp, new InetSocketAddress(DnsProxy.PORT)).sync().channel());
     }
 
     private void bindHbone(HboneServer hbone, TlsContextHolder tls, java.util.concurrent.CompletableFuture<Void> ready) {
@@ -133,7 +162,7 @@ final class PodProxy implements ServedPod {
     /** Ports listening now, for the admin endpoint. */
     List<Integer> listening() {
         return listeners.stream().filter(Channel::isActive)
-                .map(c -> ((InetSocketAddress) c.localAddress()).getPort()).sorted().toList();
+                .map(c -> ((InetSocketAddress) c.localAddress()).getPort()).distinct().sorted().toList();
     }
 
     /**

@@ -312,7 +312,7 @@ class PodDrainIT {
         // No HBONE client: nothing here goes outbound through :15001.
         inputs.set(new ProxyInputs("Kubernetes", new AtomicReference<>(ProxyState.EMPTY), certs, null,
                 new TcpMetrics(new PrometheusRegistry(), new AccessLog(AccessLog.Format.TEXT)), Transport.EPOLL, group,
-                pods));
+                pods, null));
         hbone = HboneServer.start(new HboneServerConfig(null, Duration.ofSeconds(10), Duration.ofSeconds(10)), null,
                 new HboneInbound(inputs.get()), new HboneMetrics(), Transport.EPOLL, group);
     }

@@ -1,0 +1,278 @@
+package dev.meshlite.ztunnel.dns;
+
+import dev.meshlite.hbone.transport.Transport;
+import dev.meshlite.ztunnel.state.ProxyState;
+import dev.meshlite.ztunnel.state.Service;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.DatagramPacket;
+import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
+import io.netty.handler.timeout.ReadTimeoutHandler;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * ztunnel's DNS proxy (DESIGN §5, {@code :15053} in every served pod when the node agent captures
+ * DNS): a pod's query for a Service's hostname is answered from the mesh's own state (the
+ * Service's VIPs, as xDS delivered them) without leaving the node; any other query is forwarded to
+ * the upstream resolvers and their answer relayed unchanged. Without upstreams, an unknown name in
+ * the cluster's domain is NXDOMAIN and any other name REFUSED.
+ *
+ * <p>Forwarded queries leave from ztunnel's own network namespace (one UDP socket, never a pod's,
+ * so the pod's capture rules cannot send them back here) under a fresh id, restored on the way
+ * back. An upstream silent for {@link #UPSTREAM_TIMEOUT} is skipped for the next; when none
+ * answered, the pod gets SERVFAIL. A query that cannot be read gets FORMERR when it had an id,
+ * and is dropped otherwise; either way nothing is forwarded and nothing kept.
+ *
+ * <p>Counted in {@code istio_dns_requests_total{result}} (answered, forwarded, nxdomain, refused,
+ * formerr, servfail, dropped).
+ */
+public final class DnsProxy implements AutoCloseable {
+
+    /** The port in each pod's namespace the capture rules redirect port 53 to. */
+    public static final int PORT = 15053;
+    /** Time to live of the answers given from the mesh's state. */
+    public static final int TTL_SECONDS = 30;
+    public static final Duration UPSTREAM_TIMEOUT = Duration.ofSeconds(2);
+    /** Queries forwarded and not yet answered, at most; more get SERVFAIL at once. */
+    static final int MAX_PENDING = 4096;
+    /** A pod's TCP connection to the proxy is closed after this long without a query. */
+    public static final Duration TCP_IDLE = Duration.ofSeconds(30);
+
+    private static final Logger LOG = LoggerFactory.getLogger(DnsProxy.class);
+
+    private final Supplier<ProxyState> state;
+    private final String clusterDomain;
+    private final List<InetSocketAddress> upstreams;
+    private final Channel upstream;
+    private final Counter requests;
+    /** Forwarded queries by the id they were sent under; touched on {@link #upstream}'s loop only. */
+    private final Map<Integer, Pending> pending = new HashMap<>();
+
+    private DnsProxy(Supplier<ProxyState> state, String clusterDomain, List<InetSocketAddress> upstreams,
+                     Channel upstream, Counter requests) {
+        this.state = state;
+        this.clusterDomain = clusterDomain.toLowerCase(Locale.ROOT);
+        this.upstreams = List.copyOf(upstreams);
+        this.upstream = upstream;
+        this.requests = requests;
+    }
+
+    /**
+     * @param upstreams where names the mesh does not know are resolved (empty: nowhere)
+     * @param registry  where {@code istio_dns_requests_total} is registered, or {@code null}
+     */
+    public static DnsProxy start(Supplier<ProxyState> state, String clusterDomain, List<InetSocketAddress> upstreams,
+                                 Transport transport, EventLoopGroup group, PrometheusRegistry registry)
+            throws InterruptedException {
+        Counter requests = Counter.builder().name("istio_dns_requests_total")
+                .help("DNS queries from pods, by what became of them").labelNames("result").build();
+        if (registry != null) {
+            registry.register(requests);
+        }
+        DnsProxy[] self = new DnsProxy[1];
+        Channel ch = null;
+        if (!upstreams.isEmpty()) {
+            ch = new Bootstrap().group(group).channel(transport.datagramChannel())
+                    .handler(new SimpleChannelInboundHandler<DatagramPacket>() {
+                        @Override
+                        protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket p) {
+                            self[0].fromUpstream(p.sender(), ByteBufUtil.getBytes(p.content()));
+                        }
+                    })
+                    .bind(new InetSocketAddress(0)).sync().channel();
+        }
+        self[0] = new DnsProxy(state, clusterDomain, upstreams, ch, requests);
+        return self[0];
+    }
+
+    /** The addresses the mesh knows {@code name} by (a Service's hostname), or {@code null}. */
+    static List<InetAddress> lookup(ProxyState s, String name) {
+        List<InetAddress> found = null;
+        for (Service svc : s.services()) {
+            if (svc.hostname() != null && svc.hostname().equalsIgnoreCase(name) && !svc.addresses().isEmpty()) {
+                if (found == null) {
+                    found = new ArrayList<>();
+                }
+                for (InetAddress a : svc.addresses()) {
+                    if (!found.contains(a)) {
+                        found.add(a);
+                    }
+                }
+            }
+        }
+        return found;
+    }
+
+    /**
+     * Answers one query from a pod; {@code reply} is called once with the response (on some event
+     * loop), or never for a message that is dropped.
+     */
+    public void handle(byte[] query, Consumer<byte[]> reply) {
+        DnsMessage q;
+        try {
+            q = DnsMessage.parseQuery(query);
+        } catch (DnsMessage.Malformed e) {
+            LOG.debug("DNS query refused: {}", e.getMessage());
+            if (e.id() < 0) {
+                count("dropped");
+                return;
+            }
+            count("formerr");
+            reply.accept(DnsMessage.formatError(e.id(), query));
+            return;
+        }
+        if (q.opcode() != 0) {
+            count("refused");
+            reply.accept(q.error(DnsMessage.NOTIMP));
+            return;
+        }
+        List<InetAddress> known = q.qclass() == DnsMessage.CLASS_IN ? lookup(state.get(), q.name()) : null;
+        if (known != null) {
+            count("answered");
+            reply.accept(q.answer(known, TTL_SECONDS));
+        } else if (upstream != null) {
+            upstream.eventLoop().execute(() -> forward(q, query, reply, 0));
+        } else if (q.name().equals(clusterDomain) || q.name().endsWith("." + clusterDomain)) {
+            count("nxdomain");
+            reply.accept(q.error(DnsMessage.NXDOMAIN));
+        } else {
+            count("refused");
+            reply.accept(q.error(DnsMessage.REFUSED));
+        }
+    }
+
+    private void forward(DnsMessage q, byte[] query, Consumer<byte[]> reply, int attempt) {
+        if (pending.size() >= MAX_PENDING || !upstream.isActive()) {
+            count("servfail");
+            reply.accept(q.error(DnsMessage.SERVFAIL));
+            return;
+        }
+        int id;
+        do {
+            id = ThreadLocalRandom.current().nextInt(1 << 16);
+        } while (pending.containsKey(id));
+        int sentAs = id;
+        InetSocketAddress to = upstreams.get(attempt);
+        ScheduledFuture<?> timeout = upstream.eventLoop().schedule(() -> {
+            if (pending.remove(sentAs) == null) {
+                return;
+            }
+            if (attempt + 1 < upstreams.size()) {
+                forward(q, query, reply, attempt + 1);
+            } else {
+                LOG.debug("DNS {}: no upstream answered within {}", q.name(), UPSTREAM_TIMEOUT);
+                count("servfail");
+                reply.accept(q.error(DnsMessage.SERVFAIL));
+            }
+        }, UPSTREAM_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
+        pending.put(id, new Pending(q.id(), to, reply, timeout));
+        upstream.writeAndFlush(new DatagramPacket(Unpooled.wrappedBuffer(DnsMessage.withId(query, id)), to));
+    }
+
+    private void fromUpstream(InetSocketAddress sender, byte[] response) {
+        int id = DnsMessage.idOf(response);
+        Pending p = pending.get(id);
+        // Only the upstream asked may answer, and only with a response: anything else is dropped.
+        if (p == null || !p.to.equals(sender) || !DnsMessage.isResponse(response)) {
+            return;
+        }
+        pending.remove(id);
+        p.timeout.cancel(false);
+        count("forwarded");
+        p.reply.accept(DnsMessage.withId(response, p.originalId));
+    }
+
+    private void count(String result) {
+        requests.labelValues(result).inc();
+    }
+
+    /** Queries forwarded and not answered yet (read on the upstream socket's loop). */
+    int pending() throws Exception {
+        return upstream == null ? 0 : upstream.eventLoop().submit(pending::size).get();
+    }
+
+    /** The handler of a pod's UDP socket on {@link #PORT}: each datagram one query, answered to its sender. */
+    public ChannelHandler udpHandler() {
+        return new SimpleChannelInboundHandler<DatagramPacket>() {
+            @Override
+            protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket p) {
+                Channel ch = ctx.channel();
+                InetSocketAddress from = p.sender();
+                handle(ByteBufUtil.getBytes(p.content()),
+                        r -> ch.writeAndFlush(new DatagramPacket(Unpooled.wrappedBuffer(r), from)));
+            }
+        };
+    }
+
+    /**
+     * The pipeline of a pod's TCP connection to {@link #PORT}: queries and answers each behind a
+     * two-byte length (RFC 1035 §4.2.2), answered in any order; closed after
+     * {@link #TCP_IDLE} without a query.
+     */
+    public ChannelInitializer<Channel> tcpInitializer() {
+        return new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline().addLast(new ReadTimeoutHandler(TCP_IDLE.toSeconds(), TimeUnit.SECONDS),
+                        new LengthFieldBasedFrameDecoder(2 + 0xFFFF, 0, 2, 0, 2),
+                        new SimpleChannelInboundHandler<ByteBuf>() {
+                            @Override
+                            protected void channelRead0(ChannelHandlerContext ctx, ByteBuf frame) {
+                                handle(ByteBufUtil.getBytes(frame), r -> {
+                                    ByteBuf out = ctx.alloc().buffer(2 + r.length);
+                                    out.writeShort(r.length).writeBytes(r);
+                                    ctx.writeAndFlush(out);
+                                });
+                            }
+
+                            @Override
+                            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                                ctx.close(); // idle, or a length past the message: done with this client
+                            }
+                        });
+            }
+        };
+    }
+
+    /** The local address forwarded queries leave from ({@code null} without upstreams). */
+    InetSocketAddress upstreamSocket() {
+        return upstream == null ? null : (InetSocketAddress) upstream.localAddress();
+    }
+
+    public List<InetSocketAddress> upstreams() {
+        return upstreams;
+    }
+
+    @Override
+    public void close() {
+        if (upstream != null) {
+            upstream.close().syncUninterruptibly();
+        }
+    }
+
+    private record Pending(int originalId, InetSocketAddress to, Consumer<byte[]> reply, ScheduledFuture<?> timeout) {}
+}
