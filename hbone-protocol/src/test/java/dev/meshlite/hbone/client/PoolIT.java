@@ -92,17 +92,14 @@ class PoolIT {
         Transport transport = Transport.select();
         EventLoopGroup group = transport.newEventLoopGroup(2, "pool-loops");
         try (HboneTestbed bed = new HboneTestbed(); EchoUpstream echo = new EchoUpstream();
-             HboneClient client = HboneClient.create(HboneClientConfig.defaults(), HboneClient.single(bed.clientTls),
-                     new HboneMetrics(), transport, group)) {
+             HboneClient client = clientOn(bed, transport, group)) {
             EventLoop a = group.next();
             EventLoop b = group.next();
             assertNotSame(a, b);
             List<EventLoop> callers = List.of(a, b, a, b);
             List<HboneStream> streams = new ArrayList<>();
             for (EventLoop caller : callers) {
-                streams.add(CompletableFuture.supplyAsync(
-                                () -> client.open(bed.key(), TunnelRequest.to(echo.address())), caller)
-                        .thenCompose(opening -> opening).get(30, TimeUnit.SECONDS));
+                streams.add(openOn(caller, client, bed.key(), echo));
             }
             for (int i = 0; i < callers.size(); i++) {
                 assertSame(callers.get(i), streams.get(i).channel().parent().eventLoop(),
@@ -123,18 +120,27 @@ class PoolIT {
         }
     }
 
+    /** A client of the testbed's identity on {@code group}'s loops. */
+    static HboneClient clientOn(HboneTestbed bed, Transport transport, EventLoopGroup group) {
+        return HboneClient.create(HboneClientConfig.defaults(), HboneClient.single(bed.clientTls), new HboneMetrics(),
+                transport, group);
+    }
+
+    /** A tunnel to {@code echo} opened by a caller running on {@code loop}. */
+    static HboneStream openOn(EventLoop loop, HboneClient client, PoolKey key, EchoUpstream echo) throws Exception {
+        return CompletableFuture.supplyAsync(() -> client.open(key, TunnelRequest.to(echo.address())), loop)
+                .thenCompose(opening -> opening).get(30, TimeUnit.SECONDS);
+    }
+
     @Test
     void aConnectionOpenedOffLoopServesLaterCallersOfTheLoopItLivesOn() throws Exception {
         Transport transport = Transport.select();
         EventLoopGroup group = transport.newEventLoopGroup(2, "pool-loops");
         try (HboneTestbed bed = new HboneTestbed(); EchoUpstream echo = new EchoUpstream();
-             HboneClient client = HboneClient.create(HboneClientConfig.defaults(), HboneClient.single(bed.clientTls),
-                     new HboneMetrics(), transport, group)) {
+             HboneClient client = clientOn(bed, transport, group)) {
             HboneStream fromTest = client.open(bed.key(), TunnelRequest.to(echo.address())).get(30, TimeUnit.SECONDS);
             EventLoop its = fromTest.channel().parent().eventLoop();
-            HboneStream onItsLoop = CompletableFuture.supplyAsync(
-                            () -> client.open(bed.key(), TunnelRequest.to(echo.address())), its)
-                    .thenCompose(opening -> opening).get(30, TimeUnit.SECONDS);
+            HboneStream onItsLoop = openOn(its, client, bed.key(), echo);
             assertSame(fromTest.channel().parent(), onItsLoop.channel().parent(),
                     "a caller on the loop the group chose shares the connection opened from off-loop");
             assertEquals(1, client.connections(bed.key()));

@@ -81,8 +81,22 @@ class DnsProxyTest {
         return (InetSocketAddress) ch.localAddress();
     }
 
-    /** A resolver that answers every A query with {@code answer}, recording what it was sent. */
+    /** A resolver that answers every query with {@code answer}'s address, recording what it was sent. */
     InetSocketAddress upstream(String answer, List<byte[]> received) throws Exception {
+        return resolver(received, q -> DnsMessage.parseQuery(q).answer(List.of(InetAddress.ofLiteral(answer)), 60));
+    }
+
+    /** A resolver that reads and never answers. */
+    InetSocketAddress silent(List<byte[]> received) throws Exception {
+        return resolver(received, q -> null);
+    }
+
+    interface Answering {
+        byte[] reply(byte[] query) throws Exception;
+    }
+
+    /** A UDP resolver on loopback: records each query, sends what {@code answering} makes of it (null: nothing). */
+    InetSocketAddress resolver(List<byte[]> received, Answering answering) throws Exception {
         DatagramSocket s = new DatagramSocket(0, LOOPBACK);
         closing.add(s);
         Thread.ofPlatform().daemon().start(() -> {
@@ -93,27 +107,10 @@ class DnsProxyTest {
                     s.receive(p);
                     byte[] q = java.util.Arrays.copyOf(p.getData(), p.getLength());
                     received.add(q);
-                    byte[] r = DnsMessage.parseQuery(q).answer(List.of(InetAddress.ofLiteral(answer)), 60);
-                    s.send(new DatagramPacket(r, r.length, p.getSocketAddress()));
-                } catch (Exception e) {
-                    return;
-                }
-            }
-        });
-        return (InetSocketAddress) s.getLocalSocketAddress();
-    }
-
-    /** A resolver that reads and never answers. */
-    InetSocketAddress silent(List<byte[]> received) throws Exception {
-        DatagramSocket s = new DatagramSocket(0, LOOPBACK);
-        closing.add(s);
-        Thread.ofPlatform().daemon().start(() -> {
-            byte[] buf = new byte[512];
-            while (!s.isClosed()) {
-                try {
-                    DatagramPacket p = new DatagramPacket(buf, buf.length);
-                    s.receive(p);
-                    received.add(java.util.Arrays.copyOf(p.getData(), p.getLength()));
+                    byte[] r = answering.reply(q);
+                    if (r != null) {
+                        s.send(new DatagramPacket(r, r.length, p.getSocketAddress()));
+                    }
                 } catch (Exception e) {
                     return;
                 }
