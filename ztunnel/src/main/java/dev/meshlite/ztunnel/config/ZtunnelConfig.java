@@ -53,6 +53,12 @@ public record ZtunnelConfig(String node, String trustDomain, String cluster, Ine
         if (podDrain.isNegative()) {
             throw new IllegalArgumentException("--pod-drain " + podDrain + " (expected: >= 0)");
         }
+        if (dedicatedPod != null && dnsCapture) {
+            // Its forwarding socket would live in the pod's namespace, where the capture rules
+            // send port 53 straight back to the proxy.
+            throw new IllegalArgumentException("--dns-capture is for in-pod mode: in dedicated mode ztunnel shares the"
+                    + " pod's network namespace, so its own upstream DNS queries would be captured again");
+        }
         if (dedicatedPod != null && handoffSocket != null) {
             throw new IllegalArgumentException("dedicated mode serves one pod: no node agent socket expected");
         }
