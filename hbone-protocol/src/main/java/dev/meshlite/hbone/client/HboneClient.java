@@ -214,7 +214,7 @@ public final class HboneClient implements AutoCloseable {
                         c.channel = ch;
                         SslHandler ssl = material.newHandler(ch.alloc());
                         ssl.setHandshakeTimeoutMillis(config.handshakeTimeout().toMillis());
-                        ch.pipeline().addLast(LingeringClose.NAME, new LingeringClose());
+                        ch.pipeline().addLast(LingeringClose.NAME, new LingeringClose(config.linger()));
                         ch.pipeline().addLast(ClientPipeline.TLS, ssl);
                         ch.pipeline().addLast(FlushBeforeClose.NAME, new FlushBeforeClose());
                         ch.pipeline().addLast(ClientPipeline.HANDSHAKE,

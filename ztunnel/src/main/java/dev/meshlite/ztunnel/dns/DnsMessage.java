@@ -35,7 +35,6 @@ public record DnsMessage(int id, int flags, String name, int type, int qclass, b
 
     private static final int QR = 0x8000;
     private static final int AA = 0x0400;
-    private static final int TC = 0x0200;
     private static final int RD = 0x0100;
     private static final int RA = 0x0080;
     private static final int MAX_NAME = 255;
@@ -176,11 +175,6 @@ public record DnsMessage(int id, int flags, String name, int type, int qclass, b
     /** Whether {@code m} is a response (QR set) long enough to hold a header. */
     public static boolean isResponse(byte[] m) {
         return m.length >= HEADER && (u16(m, 2) & QR) != 0;
-    }
-
-    /** Whether the response was truncated (TC): a UDP answer too big for its datagram. */
-    public static boolean truncated(byte[] m) {
-        return m.length >= HEADER && (u16(m, 2) & TC) != 0;
     }
 
     private ByteArrayOutputStream header(int rcode, boolean authoritative, int answers) {

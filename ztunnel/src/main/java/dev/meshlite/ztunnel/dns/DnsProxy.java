@@ -29,6 +29,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -93,20 +94,25 @@ public final class DnsProxy implements AutoCloseable {
         if (registry != null) {
             registry.register(requests);
         }
-        DnsProxy[] self = new DnsProxy[1];
+        // The socket exists before the proxy that owns it: a datagram arriving in between (no
+        // query was sent yet, so nobody's answer) is dropped.
+        AtomicReference<DnsProxy> self = new AtomicReference<>();
         Channel ch = null;
         if (!upstreams.isEmpty()) {
             ch = new Bootstrap().group(group).channel(transport.datagramChannel())
                     .handler(new SimpleChannelInboundHandler<DatagramPacket>() {
                         @Override
                         protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket p) {
-                            self[0].fromUpstream(p.sender(), ByteBufUtil.getBytes(p.content()));
+                            DnsProxy proxy = self.get();
+                            if (proxy != null) {
+                                proxy.fromUpstream(p.sender(), ByteBufUtil.getBytes(p.content()));
+                            }
                         }
                     })
                     .bind(new InetSocketAddress(0)).sync().channel();
         }
-        self[0] = new DnsProxy(state, clusterDomain, upstreams, ch, requests);
-        return self[0];
+        self.set(new DnsProxy(state, clusterDomain, upstreams, ch, requests));
+        return self.get();
     }
 
     /** The addresses the mesh knows {@code name} by (a Service's hostname), or {@code null}. */
@@ -261,10 +267,6 @@ public final class DnsProxy implements AutoCloseable {
     /** The local address forwarded queries leave from ({@code null} without upstreams). */
     InetSocketAddress upstreamSocket() {
         return upstream == null ? null : (InetSocketAddress) upstream.localAddress();
-    }
-
-    public List<InetSocketAddress> upstreams() {
-        return upstreams;
     }
 
     @Override
