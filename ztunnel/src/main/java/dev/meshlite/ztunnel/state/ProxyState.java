@@ -6,6 +6,7 @@ import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -24,6 +25,8 @@ public final class ProxyState {
     private final Map<String, Authorization> policies;
     private final Map<InetAddress, Workload> workloadsByIp;
     private final Map<InetAddress, Service> servicesByVip;
+    /** Each Service hostname (lower case) with the VIPs of every Service of that name, first seen first. */
+    private final Map<String, List<InetAddress>> addressesByHostname;
     private final Map<String, List<Workload>> endpoints;
     private final List<Authorization> global;
     private final Map<String, List<Authorization>> byNamespace;
@@ -47,9 +50,17 @@ public final class ProxyState {
             }
         }
         Map<InetAddress, Service> vips = new HashMap<>();
-        for (Service s : services.values()) {
+        Map<String, List<InetAddress>> names = new HashMap<>();
+        List<Service> byKey = new ArrayList<>(services.values());
+        byKey.sort(Comparator.comparing(Service::key));
+        for (Service s : byKey) {
             for (InetAddress ip : s.addresses()) {
                 vips.put(ip, s);
+            }
+            if (s.hostname() != null && !s.hostname().isEmpty() && !s.addresses().isEmpty()) {
+                List<InetAddress> known = names.computeIfAbsent(s.hostname().toLowerCase(Locale.ROOT),
+                        k -> new ArrayList<>());
+                s.addresses().stream().filter(a -> !known.contains(a)).forEach(known::add);
             }
         }
         List<Authorization> g = new ArrayList<>();
@@ -63,6 +74,8 @@ public final class ProxyState {
         }
         this.workloadsByIp = Map.copyOf(ips);
         this.servicesByVip = Map.copyOf(vips);
+        names.replaceAll((k, v) -> List.copyOf(v));
+        this.addressesByHostname = Map.copyOf(names);
         eps.replaceAll((k, v) -> List.copyOf(v));
         this.endpoints = Map.copyOf(eps);
         this.global = List.copyOf(g);
@@ -110,6 +123,15 @@ public final class ProxyState {
 
     public Optional<Service> serviceByVip(InetAddress ip) {
         return Optional.ofNullable(servicesByVip.get(ip));
+    }
+
+    /**
+     * The VIPs of the Services named {@code hostname} (any case; several Services may share a
+     * name, their addresses then come in the order of their keys), or empty when no Service with
+     * an address has that name.
+     */
+    public List<InetAddress> addressesOf(String hostname) {
+        return addressesByHostname.getOrDefault(hostname.toLowerCase(Locale.ROOT), List.of());
     }
 
     public Optional<Service> service(String key) {

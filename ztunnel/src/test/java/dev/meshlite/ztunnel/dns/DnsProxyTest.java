@@ -6,10 +6,13 @@ import static dev.meshlite.ztunnel.dns.DnsMessageTest.rcode;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.meshlite.hbone.testing.Await;
 import dev.meshlite.hbone.transport.Transport;
 import dev.meshlite.ztunnel.Fixtures;
 import dev.meshlite.ztunnel.state.ProxyState;
+import dev.meshlite.ztunnel.state.Service;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -18,10 +21,15 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import io.prometheus.metrics.model.snapshots.MetricSnapshot;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.util.ArrayList;
 import java.util.List;
@@ -119,12 +127,83 @@ class DnsProxyTest {
         return (InetSocketAddress) s.getLocalSocketAddress();
     }
 
+    /** The proxy's TCP side listening on loopback, as a pod's :15053; returns that address. */
+    InetSocketAddress listenTcp(DnsProxy p) throws Exception {
+        Channel ch = new ServerBootstrap().group(group).channel(Transport.NIO.serverChannel())
+                .childHandler(p.tcpInitializer()).bind(new InetSocketAddress(LOOPBACK, 0)).sync().channel();
+        closing.add(() -> ch.close().sync());
+        return (InetSocketAddress) ch.localAddress();
+    }
+
+    /**
+     * A TCP resolver on loopback: reads one length-prefixed query per connection, records it, and
+     * sends what {@code answering} makes of it; on null it sends nothing and waits for the other
+     * side to close, which it then records in {@code closedByPeer}.
+     */
+    InetSocketAddress tcpResolver(List<byte[]> received, List<Socket> closedByPeer, Answering answering) throws Exception {
+        ServerSocket server = new ServerSocket(0, 16, LOOPBACK);
+        closing.add(server);
+        Thread.ofPlatform().daemon().start(() -> {
+            while (!server.isClosed()) {
+                Socket c;
+                try {
+                    c = server.accept();
+                } catch (IOException e) {
+                    return;
+                }
+                Thread.ofPlatform().daemon().start(() -> {
+                    try (c) {
+                        DataInputStream in = new DataInputStream(c.getInputStream());
+                        byte[] q = in.readNBytes(in.readUnsignedShort());
+                        received.add(q);
+                        byte[] r = answering.reply(q);
+                        if (r == null) {
+                            if (in.read() < 0) {
+                                closedByPeer.add(c);
+                            }
+                            return;
+                        }
+                        DataOutputStream out = new DataOutputStream(c.getOutputStream());
+                        out.writeShort(r.length);
+                        out.write(r);
+                        out.flush();
+                    } catch (Exception e) {
+                        // the test ended
+                    }
+                });
+            }
+        });
+        return (InetSocketAddress) server.getLocalSocketAddress();
+    }
+
+    /** A loopback address where nothing listens (connections refused). */
+    static InetSocketAddress refusing() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, LOOPBACK)) {
+            return (InetSocketAddress) s.getLocalSocketAddress();
+        }
+    }
+
+    /** Sends {@code query} over TCP as a pod's resolver does (length first) and returns the answer. */
+    static byte[] askOverTcp(InetSocketAddress proxy, byte[] query) throws Exception {
+        try (Socket s = new Socket(proxy.getAddress(), proxy.getPort())) {
+            s.setSoTimeout(10_000);
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            out.writeShort(query.length);
+            out.write(query);
+            out.flush();
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            byte[] r = new byte[in.readUnsignedShort()];
+            in.readFully(r);
+            return r;
+        }
+    }
+
     /** Sends {@code query} as a pod's resolver does and returns the answer (fails after 10 s). */
     static byte[] ask(InetSocketAddress proxy, byte[] query) throws Exception {
         try (DatagramSocket s = new DatagramSocket(0, LOOPBACK)) {
             s.setSoTimeout(10_000);
             s.send(new DatagramPacket(query, query.length, proxy));
-            byte[] buf = new byte[1500];
+            byte[] buf = new byte[DnsProxy.MAX_MESSAGE];
             DatagramPacket p = new DatagramPacket(buf, buf.length);
             s.receive(p);
             return java.util.Arrays.copyOf(p.getData(), p.getLength());
@@ -267,6 +346,98 @@ class DnsProxyTest {
         assertEquals(22, DnsMessage.idOf(r2));
         assertEquals(DnsMessage.REFUSED, rcode(r2));
         ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aLargeUdpAnswerFromUpstreamIsRelayedWhole() throws Exception {
+        List<InetAddress> many = new ArrayList<>();
+        for (int i = 1; i <= 200; i++) {
+            many.add(InetAddress.ofLiteral("198.51." + (100 + i / 250) + "." + (i % 250)));
+        }
+        InetSocketAddress at = listen(proxy(null, resolver(new CopyOnWriteArrayList<>(),
+                q -> DnsMessage.parseQuery(q).answer(many, 60))));
+        byte[] r = ask(at, query(0x0101, "big.example.test", DnsMessage.TYPE_A));
+        assertEquals(true, r.length > 2048, "larger than a default datagram read: " + r.length);
+        assertEquals(many, addresses(r));
+    }
+
+    @Test
+    void aQueryOverTcpIsForwardedOverTcpSoAnAnswerTooLargeForADatagramArrivesWhole() throws Exception {
+        List<InetAddress> many = new ArrayList<>();
+        for (int i = 1; i <= 60; i++) {
+            many.add(InetAddress.ofLiteral("198.51.100." + i));
+        }
+        List<byte[]> got = new CopyOnWriteArrayList<>();
+        PrometheusRegistry registry = new PrometheusRegistry();
+        DnsProxy p = proxy(registry, tcpResolver(got, new CopyOnWriteArrayList<>(),
+                q -> DnsMessage.parseQuery(q).answer(many, 60)));
+        byte[] q = query(0x0777, "many.example.test", DnsMessage.TYPE_A);
+
+        byte[] r = askOverTcp(listenTcp(p), q);
+        assertEquals(true, r.length > 512, "larger than a plain DNS datagram: " + r.length);
+        assertEquals(0x0777, DnsMessage.idOf(r));
+        assertEquals(many, addresses(r), "every record arrived");
+        assertEquals(1, got.size(), "asked once, over TCP");
+        assertArrayEquals(q, got.getFirst(), "forwarded as the pod asked");
+        assertEquals(1, answered(registry, "forwarded"));
+    }
+
+    @Test
+    void overTcpARefusingOrSilentUpstreamIsSkippedAndWhenNoneAnswersThePodGetsServfail() throws Exception {
+        List<byte[]> silentGot = new CopyOnWriteArrayList<>();
+        List<Socket> silentClosed = new CopyOnWriteArrayList<>();
+        InetSocketAddress silent = tcpResolver(silentGot, silentClosed, q -> null);
+        List<byte[]> lastGot = new CopyOnWriteArrayList<>();
+        InetSocketAddress answering = tcpResolver(lastGot, new CopyOnWriteArrayList<>(),
+                q -> DnsMessage.parseQuery(q).answer(List.of(InetAddress.ofLiteral("192.0.2.9")), 60));
+        PrometheusRegistry registry = new PrometheusRegistry();
+        InetSocketAddress at = listenTcp(proxy(registry, refusing(), silent, answering));
+
+        byte[] r = askOverTcp(at, query(31, "slow.example.test", DnsMessage.TYPE_A));
+        assertEquals(List.of(InetAddress.ofLiteral("192.0.2.9")), addresses(r));
+        assertEquals(1, silentGot.size());
+        assertEquals(1, lastGot.size());
+        Await.until(() -> silentClosed.size() == 1, () -> "the silent upstream's connection is still open");
+
+        assertEquals(1, answered(registry, "forwarded"));
+
+        PrometheusRegistry second = new PrometheusRegistry();
+        InetSocketAddress none = listenTcp(proxy(second, refusing(), silent));
+        byte[] failed = askOverTcp(none, query(32, "slow.example.test", DnsMessage.TYPE_A));
+        assertEquals(32, DnsMessage.idOf(failed));
+        assertEquals(DnsMessage.SERVFAIL, rcode(failed));
+        Await.until(() -> silentClosed.size() == 2, () -> "the second silent connection is still open");
+        assertEquals(1, answered(second, "servfail"));
+    }
+
+    @Test
+    void aTcpUpstreamAnsweringAnotherIdIsNotTaken() throws Exception {
+        InetSocketAddress forger = tcpResolver(new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>(),
+                q -> DnsMessage.withId(DnsMessage.parseQuery(q).answer(List.of(InetAddress.ofLiteral("203.0.113.66")), 60),
+                        DnsMessage.idOf(q) ^ 1));
+        byte[] r = askOverTcp(listenTcp(proxy(null, forger)), query(40, "forged.example.test", DnsMessage.TYPE_A));
+        assertEquals(DnsMessage.SERVFAIL, rcode(r));
+        assertEquals(List.of(), addresses(r));
+    }
+
+    @Test
+    void servicesSharingAHostnameAreAnsweredWithAllTheirAddressesOnceAndCaseDoesNotMatter() throws Exception {
+        // Two namespaces' entries for one external name (as ServiceEntries may be), one VIP in both.
+        Service a = new Service("db", "team-a", "db.example.internal",
+                List.of(InetAddress.ofLiteral("10.96.0.31"), InetAddress.ofLiteral("10.96.0.30")), Map.of(5432, 5432),
+                List.of(), null, Service.TrafficDistribution.ANY);
+        Service b = new Service("db", "team-b", "db.example.internal",
+                List.of(InetAddress.ofLiteral("10.96.0.30"), InetAddress.ofLiteral("10.96.0.32")), Map.of(5432, 5432),
+                List.of(), null, Service.TrafficDistribution.ANY);
+        ProxyState shared = ProxyState.of(List.of(), List.of(b, a), List.of());
+        assertEquals(List.of(InetAddress.ofLiteral("10.96.0.31"), InetAddress.ofLiteral("10.96.0.30"),
+                InetAddress.ofLiteral("10.96.0.32")), shared.addressesOf("DB.Example.Internal"), "by key, each once");
+        assertEquals(List.of(), shared.addressesOf("missing.example.internal"));
+
+        DnsProxy p = DnsProxy.start(() -> shared, "cluster.local", List.of(), Transport.NIO, group, null);
+        closing.add(p);
+        byte[] r = ask(listen(p), query(50, "db.EXAMPLE.internal", DnsMessage.TYPE_A));
+        assertEquals(shared.addressesOf("db.example.internal"), addresses(r));
     }
 
     static InetSocketAddress upstreamSocketOf(DnsProxy p) {

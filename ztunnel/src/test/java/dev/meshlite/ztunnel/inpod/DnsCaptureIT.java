@@ -82,6 +82,9 @@ class DnsCaptureIT {
     private WorkloadManager pods;
     private DatagramSocket upstream;
     private final List<String> upstreamAsked = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The same resolver's TCP side, on the same port. */
+    private java.net.ServerSocket upstreamTcp;
+    private final List<String> upstreamAskedOverTcp = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     @BeforeEach
     void up() throws Exception {
@@ -112,6 +115,8 @@ class DnsCaptureIT {
 
         upstream = new DatagramSocket(0, InetAddress.getLoopbackAddress());
         Thread.ofPlatform().daemon().start(this::serveUpstream);
+        upstreamTcp = new java.net.ServerSocket(upstream.getLocalPort(), 8, InetAddress.getLoopbackAddress());
+        Thread.ofPlatform().daemon().start(this::serveUpstreamOverTcp);
 
         DnsProxy dns = DnsProxy.start(state::get, "cluster.local",
                 List.of((InetSocketAddress) upstream.getLocalSocketAddress()), Transport.EPOLL, group, null);
@@ -139,6 +144,9 @@ class DnsCaptureIT {
         if (upstream != null) {
             upstream.close();
         }
+        if (upstreamTcp != null) {
+            upstreamTcp.close();
+        }
         if (ns != null) {
             run("ip", "netns", "del", ns);
             Path etc = Path.of("/etc/netns", ns);
@@ -160,11 +168,36 @@ class DnsCaptureIT {
                 upstream.receive(p);
                 DnsMessage q = DnsMessage.parseQuery(java.util.Arrays.copyOf(p.getData(), p.getLength()));
                 upstreamAsked.add(q.name());
-                byte[] r = q.name().equals("outside.example.test")
-                        ? q.answer(List.of(InetAddress.ofLiteral("192.0.2.7")), 60) : q.error(DnsMessage.NXDOMAIN);
+                byte[] r = upstreamAnswer(q);
                 upstream.send(new DatagramPacket(r, r.length, p.getSocketAddress()));
             } catch (Exception e) {
                 return;
+            }
+        }
+    }
+
+    private static byte[] upstreamAnswer(DnsMessage q) {
+        return q.name().equals("outside.example.test")
+                ? q.answer(List.of(InetAddress.ofLiteral("192.0.2.7")), 60) : q.error(DnsMessage.NXDOMAIN);
+    }
+
+    /** The upstream resolver over TCP: one length-prefixed query per connection, answered alike. */
+    private void serveUpstreamOverTcp() {
+        while (!upstreamTcp.isClosed()) {
+            try (Socket c = upstreamTcp.accept()) {
+                c.setSoTimeout(5_000);
+                DataInputStream in = new DataInputStream(c.getInputStream());
+                DnsMessage q = DnsMessage.parseQuery(in.readNBytes(in.readUnsignedShort()));
+                upstreamAskedOverTcp.add(q.name());
+                byte[] r = upstreamAnswer(q);
+                DataOutputStream out = new DataOutputStream(c.getOutputStream());
+                out.writeShort(r.length);
+                out.write(r);
+                out.flush();
+            } catch (Exception e) {
+                if (upstreamTcp.isClosed()) {
+                    return;
+                }
             }
         }
     }
@@ -182,6 +215,8 @@ class DnsCaptureIT {
         assertEquals("192.0.2.7", getent("outside.example.test"), "another name, from the upstream resolver");
         assertTrue(upstreamAsked.contains("outside.example.test"), upstreamAsked.toString());
         assertEquals(List.of("10.96.0.20"), overTcp(BACKEND), "DNS over TCP, captured the same way");
+        assertEquals(List.of("192.0.2.7"), overTcp("outside.example.test"), "another name over TCP");
+        assertEquals(List.of("outside.example.test"), upstreamAskedOverTcp, "asked upstream over TCP in turn");
         assertEquals("0", run("ip", "netns", "exec", ns, "cat", "/sys/class/net/d0/statistics/tx_packets"),
                 "no query left the pod for the resolver's address");
     }
