@@ -25,7 +25,7 @@ public final class ProxyState {
     private final Map<String, Authorization> policies;
     private final Map<InetAddress, Workload> workloadsByIp;
     private final Map<InetAddress, Service> servicesByVip;
-    /** Each Service hostname (lower case) with the VIPs of every Service of that name, first seen first. */
+    /** Each Service hostname (lower case) with the VIPs of every Service of that name. */
     private final Map<String, List<InetAddress>> addressesByHostname;
     private final Map<String, List<Workload>> endpoints;
     private final List<Authorization> global;
@@ -50,19 +50,25 @@ public final class ProxyState {
             }
         }
         Map<InetAddress, Service> vips = new HashMap<>();
-        Map<String, List<InetAddress>> names = new HashMap<>();
-        List<Service> byKey = new ArrayList<>(services.values());
-        byKey.sort(Comparator.comparing(Service::key));
-        for (Service s : byKey) {
+        Map<String, List<Service>> named = new HashMap<>();
+        for (Service s : services.values()) {
             for (InetAddress ip : s.addresses()) {
                 vips.put(ip, s);
             }
             if (s.hostname() != null && !s.hostname().isEmpty() && !s.addresses().isEmpty()) {
-                List<InetAddress> known = names.computeIfAbsent(s.hostname().toLowerCase(Locale.ROOT),
-                        k -> new ArrayList<>());
-                s.addresses().stream().filter(a -> !known.contains(a)).forEach(known::add);
+                named.computeIfAbsent(s.hostname().toLowerCase(Locale.ROOT), k -> new ArrayList<>(1)).add(s);
             }
         }
+        Map<String, List<InetAddress>> names = new HashMap<>();
+        named.forEach((name, list) -> {
+            if (list.size() == 1) {
+                names.put(name, list.getFirst().addresses());
+                return;
+            }
+            // A name several Services share (rare): their VIPs by Service key, each once.
+            list.sort(Comparator.comparing(Service::key));
+            names.put(name, list.stream().flatMap(s -> s.addresses().stream()).distinct().toList());
+        });
         List<Authorization> g = new ArrayList<>();
         Map<String, List<Authorization>> ns = new HashMap<>();
         for (Authorization a : policies.values()) {
@@ -74,7 +80,6 @@ public final class ProxyState {
         }
         this.workloadsByIp = Map.copyOf(ips);
         this.servicesByVip = Map.copyOf(vips);
-        names.replaceAll((k, v) -> List.copyOf(v));
         this.addressesByHostname = Map.copyOf(names);
         eps.replaceAll((k, v) -> List.copyOf(v));
         this.endpoints = Map.copyOf(eps);
