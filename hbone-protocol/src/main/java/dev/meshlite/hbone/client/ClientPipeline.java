@@ -4,7 +4,8 @@ package dev.meshlite.hbone.client;
  * Handler names of a pooled client connection, in pipeline order:
  * <ol>
  *   <li>{@code LingeringClose}: close() shuts the write side after the last bytes and waits
- *       (3 s at most) for the peer's FIN, so late frames from it are not answered with a RST;
+ *       ({@code HboneClientConfig.linger}, 3 s by default) for the peer's FIN, so late frames
+ *       from it are not answered with a RST;
  *   <li>{@link #TLS}: SslHandler from the source identity's current material (no SNI);
  *   <li>{@code FlushBeforeClose}: close() flushes through TLS first;
  *   <li>{@link #HANDSHAKE}: checks the session and the server's SPIFFE id against the key's
