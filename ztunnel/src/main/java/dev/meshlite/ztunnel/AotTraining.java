@@ -18,14 +18,18 @@ import dev.meshlite.hbone.transport.Transport;
 import dev.meshlite.istiod.api.xds.v1.Node;
 import dev.meshlite.istiod.ca.client.Backoff;
 import dev.meshlite.istiod.ca.client.GrpcCertificateSource;
+import dev.meshlite.istiod.ca.client.RenewalScheduler;
+import dev.meshlite.istiod.ca.client.WorkloadCertificates;
 import dev.meshlite.istiod.xds.client.XdsClient;
+import dev.meshlite.ztunnel.admin.AdminServer;
+import dev.meshlite.ztunnel.identity.CertificateManager;
+import dev.meshlite.ztunnel.inpod.WorkloadManager;
 import dev.meshlite.ztunnel.metrics.AccessLog;
 import dev.meshlite.ztunnel.metrics.TcpMetrics;
 import dev.meshlite.ztunnel.state.ProxyState;
 import dev.meshlite.ztunnel.xds.StateUpdater;
 import io.grpc.ManagedChannel;
 import io.netty.channel.EventLoopGroup;
-import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -38,6 +42,7 @@ import java.time.InstantSource;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.random.RandomGenerator;
 import picocli.CommandLine;
 
 /**
@@ -46,7 +51,7 @@ import picocli.CommandLine;
  * without a control plane or a node agent. The command line is parsed; the event loops, the
  * {@link Warmup} (key and CSR, a pod-style listener and marked dial, TLS contexts and a
  * handshake), a CA call and an xDS stream against a port nobody listens on (the client code up to
- * the refused connection), the metrics endpoint scraped once, and one HBONE tunnel between an
+ * the refused connection), the admin, metrics and readiness endpoints asked once each, and one HBONE tunnel between an
  * {@link HboneServer} and an {@link HboneClient} to an echo socket. Exits 0 whatever the steps
  * meet: the cache only records what ran.
  */
@@ -69,7 +74,7 @@ final class AotTraining {
             refused = s.getLocalPort();
         }
         ManagedChannel channel = GrpcCertificateSource.channel(loopback.getHostAddress(), refused, roots,
-                "istiod.istio-system.svc");
+                "istiod.istio-system.svc", group, transport.socketChannel());
         GrpcCertificateSource ca = new GrpcCertificateSource(channel, () -> "train", Duration.ofHours(24),
                 Duration.ofSeconds(2));
         Warmup.run(ca, "cluster.local", transport, group);
@@ -88,9 +93,20 @@ final class AotTraining {
 
         PrometheusRegistry registry = new PrometheusRegistry();
         new TcpMetrics(registry, new AccessLog(AccessLog.Format.TEXT));
-        try (HTTPServer metrics = HTTPServer.builder().inetAddress(loopback).port(0).registry(registry).buildAndStart();
-             InputStream in = URI.create("http://127.0.0.1:" + metrics.getPort() + "/metrics").toURL().openStream()) {
-            in.readAllBytes();
+        InetSocketAddress any = new InetSocketAddress(loopback, 0);
+        try (WorkloadCertificates none = new WorkloadCertificates(unused -> {
+                 throw new IllegalStateException("no CA in training");
+             }, RenewalScheduler.singleThread("train-certificates"), InstantSource.system(), RandomGenerator.getDefault(),
+                     Backoff.DEFAULT);
+             AdminServer admin = new AdminServer(new AdminServer.Addresses(any, any, any), transport, group, registry,
+                     () -> ProxyState.EMPTY, new WorkloadManager("cluster.local", () -> null, () -> null, Duration.ZERO),
+                     new CertificateManager(none, "cluster.local"), java.util.Map::of, () -> null)) {
+            for (String path : new String[] {":" + admin.metricsPort() + "/metrics",
+                    ":" + admin.adminPort() + "/config_dump", ":" + admin.readinessPort() + "/healthz/ready"}) {
+                try (InputStream in = URI.create("http://127.0.0.1" + path).toURL().openStream()) {
+                    in.readAllBytes();
+                }
+            }
         }
 
         try (ServerSocket echo = new ServerSocket(0, 1, loopback)) {

@@ -28,7 +28,6 @@ import dev.meshlite.ztunnel.state.ProxyState;
 import dev.meshlite.ztunnel.xds.StateUpdater;
 import io.grpc.ManagedChannel;
 import io.netty.channel.EventLoopGroup;
-import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -48,9 +47,10 @@ import org.slf4j.LoggerFactory;
 /**
  * One ztunnel: wires the parts together from one {@link ZtunnelConfig}.
  *
- * <p>Threads: the event loops (epoll, one per core) carry every socket; the xDS client, the
- * certificate renewal, the node-agent handoff and the admin endpoints each have their own thread,
- * so control work never runs on an event loop.
+ * <p>Threads: the event loops (epoll, one per core) carry every socket, the pods' and ztunnel's
+ * own (the gRPC channel to istiod-lite, the admin, metrics and readiness listeners); the xDS
+ * client, the certificate renewal, the node-agent handoff and the admin endpoints' answers each
+ * have their own thread, so control work never runs on an event loop.
  *
  * <p>Epoll is required: in-pod mode needs socket marks and the descriptors of accepted sockets
  * (for SO_ORIGINAL_DST), which the epoll transport exposes.
@@ -69,7 +69,6 @@ public final class Ztunnel implements AutoCloseable {
     private final HboneServer hboneServer;
     private final HandoffClient handoff;
     private final AdminServer admin;
-    private final HTTPServer metricsServer;
     private final TcpMetrics metrics;
     private final DnsProxy dns;
     private final AtomicReference<ProxyState> state = new AtomicReference<>(ProxyState.EMPTY);
@@ -88,7 +87,7 @@ public final class Ztunnel implements AutoCloseable {
 
         TrustBundle controlPlaneRoots = TrustBundle.fromPemFile(config.caRoot());
         controlPlane = GrpcCertificateSource.channel(config.controlPlane().getHostString(), config.controlPlane().getPort(),
-                controlPlaneRoots, config.caAuthority());
+                controlPlaneRoots, config.caAuthority(), group, transport.socketChannel());
         java.util.function.Supplier<String> token = () -> {
             try {
                 return Files.readString(config.tokenFile(), StandardCharsets.UTF_8).strip();
@@ -145,13 +144,12 @@ public final class Ztunnel implements AutoCloseable {
         if (handoff != null) {
             handoff.start();
         }
-        admin = new AdminServer(config.adminAddress(), config.readinessAddress(), state::get, pods, certs,
-                this::xdsStatus, this::notReadyReason);
-        metricsServer = HTTPServer.builder().inetAddress(config.metricsAddress().getAddress())
-                .port(config.metricsAddress().getPort()).registry(registry).buildAndStart();
+        admin = new AdminServer(new AdminServer.Addresses(config.adminAddress(), config.metricsAddress(),
+                config.readinessAddress()), transport, group, registry, state::get, pods, certs, this::xdsStatus,
+                this::notReadyReason);
         LOG.info("ztunnel on {} up: control plane {}, agent socket {}, admin {}, metrics :{}, readiness :{}",
                 config.node(), config.controlPlane(), config.handoffSocket(), config.adminAddress(),
-                metricsServer.getPort(), admin.readinessPort());
+                admin.metricsPort(), admin.readinessPort());
     }
 
     public static Ztunnel start(ZtunnelConfig config) throws Exception {
@@ -226,7 +224,6 @@ public final class Ztunnel implements AutoCloseable {
         certificates.close();
         controlPlane.shutdownNow();
         admin.close();
-        metricsServer.close();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
 }

@@ -22,6 +22,7 @@ public final class NettyDefaults {
     public static void forProxy() {
         setIfAbsent("io.netty.leakDetection.level", "disabled");
         setIfAbsent("io.netty.allocator.lowMemory", "false");
+        setIfAbsent("io.netty.jfr.enabled", "false");
     }
 
     private static void setIfAbsent(String key, String value) {

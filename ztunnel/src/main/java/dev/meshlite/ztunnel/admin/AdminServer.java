@@ -1,17 +1,21 @@
 package dev.meshlite.ztunnel.admin;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.meshlite.cni.json.Json;
+import dev.meshlite.hbone.transport.Transport;
 import dev.meshlite.ztunnel.identity.CertificateManager;
 import dev.meshlite.ztunnel.inpod.WorkloadManager;
+import dev.meshlite.ztunnel.logging.LogLevels;
 import dev.meshlite.ztunnel.proxy.PodDirectory.ServedPod;
 import dev.meshlite.ztunnel.state.Authorization;
 import dev.meshlite.ztunnel.state.ProxyState;
 import dev.meshlite.ztunnel.state.Service;
 import dev.meshlite.ztunnel.state.Workload;
-import java.io.IOException;
-import java.io.OutputStream;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http.HttpMethod;
+import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
+import io.prometheus.metrics.expositionformats.ExpositionFormats;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -20,58 +24,126 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The admin endpoints, on their own threads (never an event loop): {@code /config_dump} on the
- * admin address (127.0.0.1:15000: it shows certificates and policies, so only local callers) with
- * the workloads, services and policies held, the pods served with their listeners (and apart,
- * under {@code drainingPods}, removed pods whose listeners stay open until their drain ends), and
- * every certificate chain as PEM with its expiry; {@code /healthz/ready} on the readiness port
- * (15021), 200 once xDS is synced and the node agent connected, else 503 with the reason.
+ * ztunnel's own HTTP endpoints, on the proxy's event loops ({@link HttpEndpoints}), every answer
+ * made on the one {@code ztunnel-admin} thread:
+ *
+ * <ul>
+ *   <li>the admin address (127.0.0.1:15000: it shows certificates and policies, so only local
+ *       callers): {@code /config_dump} with the workloads, services and policies held, the pods
+ *       served with their listeners (and apart, under {@code drainingPods}, removed pods whose
+ *       listeners stay open until their drain ends), and every certificate chain as PEM with its
+ *       expiry; {@code /logging} (GET: the levels set; POST {@code ?level=...}: change them, see
+ *       {@link LogLevels}); {@code /healthz/ready};</li>
+ *   <li>the metrics address (:15020): {@code /metrics} and {@code /stats/prometheus} (Istio's path
+ *       for the same), Prometheus text or OpenMetrics as the scraper's {@code Accept} asks;</li>
+ *   <li>the readiness address (:15021): {@code /healthz/ready}, 200 once xDS is synced and the
+ *       node agent connected, else 503 with the reason.</li>
+ * </ul>
  *
  * <p>The dump is indented JSON ({@link Json#writeIndented}, the form Jackson's pretty printer gave
  * it before): people and scripts read it and grep it (e.g. {@code "ip" : "10.244.1.5"}).
  */
 public final class AdminServer implements AutoCloseable {
 
+    private static final Logger LOG = LoggerFactory.getLogger(AdminServer.class);
+
     /** Readiness and the reason when not ready. */
     public interface Readiness {
         String notReadyReason(); // null when ready
     }
 
-    private final HttpServer admin;
-    private final HttpServer readiness;
+    /** Where each set of endpoints listens; port 0 picks one. */
+    public record Addresses(InetSocketAddress admin, InetSocketAddress metrics, InetSocketAddress readiness) {}
 
-    public AdminServer(InetSocketAddress adminAddress, InetSocketAddress readinessAddress, Supplier<ProxyState> state,
-                       WorkloadManager pods, CertificateManager certs, Supplier<Map<String, Object>> xds,
-                       Readiness ready) throws IOException {
-        admin = HttpServer.create(adminAddress, 16);
-        admin.setExecutor(Executors.newSingleThreadExecutor(Thread.ofPlatform().name("ztunnel-admin").daemon().factory()));
-        admin.createContext("/config_dump", ex -> reply(ex, 200, "application/json",
+    private final ExecutorService executor;
+    private final List<HttpEndpoints> listeners = new ArrayList<>();
+    private final HttpEndpoints admin;
+    private final HttpEndpoints metrics;
+    private final HttpEndpoints readiness;
+
+    public AdminServer(Addresses addresses, Transport transport, EventLoopGroup group, PrometheusRegistry registry,
+                       Supplier<ProxyState> state, WorkloadManager pods, CertificateManager certs,
+                       Supplier<Map<String, Object>> xds, Readiness ready) throws InterruptedException {
+        executor = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("ztunnel-admin").daemon().factory());
+        HttpEndpoints.Handler healthz = request -> ready(ready);
+        HttpEndpoints.Handler scrape = scrape(registry);
+        LogLevels levels = LogLevels.ofProcess();
+        Map<String, HttpEndpoints.Handler> adminRoutes = new LinkedHashMap<>();
+        adminRoutes.put("/config_dump", request -> HttpEndpoints.Response.json(200,
                 Json.writeIndented(dump(state.get(), pods, certs, xds.get()))));
-        admin.createContext("/healthz/ready", ex -> ready(ex, ready));
-        admin.createContext("/", ex -> reply(ex, 404, "text/plain", "endpoints: /config_dump /healthz/ready\n"));
-        readiness = HttpServer.create(readinessAddress, 16);
-        readiness.setExecutor(admin.getExecutor());
-        readiness.createContext("/healthz/ready", ex -> ready(ex, ready));
-        admin.start();
-        readiness.start();
+        adminRoutes.put("/healthz/ready", healthz);
+        adminRoutes.put("/logging", request -> logging(levels, request));
+        try {
+            admin = listen(addresses.admin(), transport, group, adminRoutes);
+            metrics = listen(addresses.metrics(), transport, group, Map.of("/metrics", scrape,
+                    "/stats/prometheus", scrape));
+            readiness = listen(addresses.readiness(), transport, group, Map.of("/healthz/ready", healthz));
+        } catch (Exception | Error e) {
+            close(); // what bound already is released; the caller sees the failure
+            throw e;
+        }
+    }
+
+    private HttpEndpoints listen(InetSocketAddress address, Transport transport, EventLoopGroup group,
+                                 Map<String, HttpEndpoints.Handler> routes) throws InterruptedException {
+        HttpEndpoints endpoints = HttpEndpoints.bind(address, transport, group, executor, routes);
+        listeners.add(endpoints);
+        return endpoints;
     }
 
     public int adminPort() {
-        return admin.getAddress().getPort();
+        return admin.localAddress().getPort();
+    }
+
+    public int metricsPort() {
+        return metrics.localAddress().getPort();
     }
 
     public int readinessPort() {
-        return readiness.getAddress().getPort();
+        return readiness.localAddress().getPort();
     }
 
-    private static void ready(HttpExchange ex, Readiness ready) throws IOException {
+    private static HttpEndpoints.Response ready(Readiness ready) {
         String why = ready.notReadyReason();
-        reply(ex, why == null ? 200 : 503, "text/plain", why == null ? "ready\n" : "not ready: " + why + "\n");
+        return HttpEndpoints.Response.text(why == null ? 200 : 503, why == null ? "ready\n" : "not ready: " + why + "\n");
+    }
+
+    /** Text or OpenMetrics as {@code Accept} asks; protobuf is not offered (the text writers only). */
+    static HttpEndpoints.Handler scrape(PrometheusRegistry registry) {
+        ExpositionFormats formats = ExpositionFormats.init();
+        return request -> {
+            ExpositionFormatWriter writer = formats.findWriter(request.accept());
+            if (!writer.isAvailable()) {
+                writer = formats.getPrometheusTextFormatWriter();
+            }
+            ByteArrayOutputStream out = new ByteArrayOutputStream(16 * 1024);
+            writer.write(out, registry.scrape());
+            return new HttpEndpoints.Response(200, writer.getContentType(), out.toByteArray());
+        };
+    }
+
+    static HttpEndpoints.Response logging(LogLevels levels, HttpEndpoints.Request request) {
+        if (levels == null) {
+            return HttpEndpoints.Response.text(501, "logging is not configured through logback here\n");
+        }
+        if (HttpMethod.POST.equals(request.method())) {
+            try {
+                levels.apply(request.parameter("level"));
+            } catch (IllegalArgumentException e) {
+                return HttpEndpoints.Response.text(400, e.getMessage() + "\n");
+            }
+            LOG.info("log levels now {}", levels.levels());
+        } else if (!HttpMethod.GET.equals(request.method())) {
+            return HttpEndpoints.Response.text(405, "GET /logging, or POST /logging?level=LEVEL,logger=LEVEL,...\n");
+        }
+        return HttpEndpoints.Response.json(200, Json.writeIndented(new LinkedHashMap<>(levels.levels())));
     }
 
     static Map<String, Object> dump(ProxyState s, WorkloadManager pods, CertificateManager certs,
@@ -174,19 +246,11 @@ public final class AdminServer implements AutoCloseable {
         return sb.toString();
     }
 
-    private static void reply(HttpExchange ex, int status, String type, String body) throws IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().set("Content-Type", type);
-        ex.sendResponseHeaders(status, bytes.length);
-        try (OutputStream out = ex.getResponseBody()) {
-            out.write(bytes);
-        }
-    }
-
     @Override
     public void close() {
-        admin.stop(0);
-        readiness.stop(0);
-        ((java.util.concurrent.ExecutorService) admin.getExecutor()).shutdownNow();
+        for (HttpEndpoints listener : listeners) {
+            listener.close();
+        }
+        executor.shutdownNow();
     }
 }

@@ -104,7 +104,7 @@ public final class DnsProxy implements AutoCloseable {
     public static DnsProxy start(Supplier<ProxyState> state, String clusterDomain, List<InetSocketAddress> upstreams,
                                  Transport transport, EventLoopGroup group, PrometheusRegistry registry)
             throws InterruptedException {
-        Counter requests = Counter.builder().name("istio_dns_requests_total")
+        Counter requests = Counter.builder().withoutExemplars().name("istio_dns_requests_total")
                 .help("DNS queries from pods, by what became of them").labelNames("result").build();
         if (registry != null) {
             registry.register(requests);

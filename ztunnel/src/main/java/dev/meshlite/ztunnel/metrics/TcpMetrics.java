@@ -29,13 +29,15 @@ public final class TcpMetrics {
 
     public TcpMetrics(PrometheusRegistry registry, AccessLog accessLog) {
         this.accessLog = accessLog;
-        opened = Counter.builder().name("istio_tcp_connections_opened_total")
+        // No exemplars: ztunnel has no trace spans to attach, and the sampler would add a thread
+        // of its own to the process and a sampling check to every count.
+        opened = Counter.builder().withoutExemplars().name("istio_tcp_connections_opened_total")
                 .help("TCP connections opened").labelNames(ConnectionLabels.NAMES).register(registry);
-        closed = Counter.builder().name("istio_tcp_connections_closed_total")
+        closed = Counter.builder().withoutExemplars().name("istio_tcp_connections_closed_total")
                 .help("TCP connections closed").labelNames(ConnectionLabels.NAMES).register(registry);
-        sent = Counter.builder().name("istio_tcp_sent_bytes_total")
+        sent = Counter.builder().withoutExemplars().name("istio_tcp_sent_bytes_total")
                 .help("bytes the source application sent").labelNames(ConnectionLabels.NAMES).register(registry);
-        received = Counter.builder().name("istio_tcp_received_bytes_total")
+        received = Counter.builder().withoutExemplars().name("istio_tcp_received_bytes_total")
                 .help("bytes the source application received").labelNames(ConnectionLabels.NAMES).register(registry);
     }
 

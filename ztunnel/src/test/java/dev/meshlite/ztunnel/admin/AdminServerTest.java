@@ -13,11 +13,13 @@ import static dev.meshlite.ztunnel.Fixtures.withWaypoint;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.meshlite.cni.handoff.PodInfo;
 import dev.meshlite.cni.json.Json;
 import dev.meshlite.hbone.testing.TestCa;
+import dev.meshlite.hbone.transport.Transport;
 import dev.meshlite.hbone.tls.SpiffeId;
 import dev.meshlite.istiod.ca.client.Backoff;
 import dev.meshlite.istiod.ca.client.CertificateSource;
@@ -32,6 +34,9 @@ import dev.meshlite.ztunnel.state.ProxyState;
 import dev.meshlite.ztunnel.state.Service;
 import dev.meshlite.ztunnel.state.Waypoint;
 import dev.meshlite.ztunnel.state.Workload;
+import io.netty.channel.EventLoopGroup;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -46,7 +51,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.random.RandomGenerator;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code /config_dump}: its members, their order and their indented form, the form people and
@@ -57,6 +65,17 @@ class AdminServerTest {
 
     static final TestCa CA = TestCa.create("cluster.local");
     static final ObjectMapper JACKSON = new ObjectMapper();
+    static EventLoopGroup GROUP;
+
+    @BeforeAll
+    static void loops() {
+        GROUP = Transport.select().newEventLoopGroup(1, "admin-test");
+    }
+
+    @AfterAll
+    static void stopLoops() {
+        GROUP.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
 
     static ProxyState state() {
         Waypoint waypoint = new Waypoint(ip("10.244.0.9"), 15008, id("data", "waypoint"));
@@ -254,12 +273,9 @@ class AdminServerTest {
             CertificateManager manager = new CertificateManager(certs, "cluster.local");
             manager.acquire(identity);
             manager.server(identity).get(10, TimeUnit.SECONDS);
-            InetSocketAddress loopback = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
-            try (AdminServer admin = new AdminServer(loopback, loopback, () -> ProxyState.EMPTY, noPods(), manager,
-                    () -> xds(0.25, Map.of()), () -> "warming up");
+            try (AdminServer admin = server(new PrometheusRegistry(), manager, () -> "warming up");
                  HttpClient http = HttpClient.newHttpClient()) {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
-                        + admin.adminPort() + "/config_dump")).build(), HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> r = get(http, admin.adminPort(), "/config_dump", null);
                 assertEquals(200, r.statusCode());
                 assertEquals("application/json", r.headers().firstValue("Content-Type").orElseThrow());
                 JsonNode dump = JACKSON.readTree(r.body());
@@ -269,11 +285,93 @@ class AdminServerTest {
                 assertTrue(held.path("chain").textValue().startsWith("-----BEGIN CERTIFICATE-----\n"), held.toString());
                 assertTrue(dump.path("xds").path("secondsSinceLastUpdate").isDouble(), dump.path("xds").toString());
 
-                HttpResponse<String> ready = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
-                        + admin.readinessPort() + "/healthz/ready")).build(), HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> ready = get(http, admin.readinessPort(), "/healthz/ready", null);
                 assertEquals(503, ready.statusCode());
                 assertEquals("not ready: warming up\n", ready.body());
             }
         }
+    }
+
+    @Test
+    void metricsOnBothPathsInTheFormTheScraperAsks() throws Exception {
+        PrometheusRegistry registry = new PrometheusRegistry();
+        Counter opened = Counter.builder().name("istio_tcp_connections_opened_total").labelNames("reporter").register(registry);
+        opened.labelValues("destination").inc(3);
+        try (WorkloadCertificates certs = certificates();
+             AdminServer admin = server(registry, new CertificateManager(certs, "cluster.local"), () -> null);
+             HttpClient http = HttpClient.newHttpClient()) {
+            for (String path : List.of("/metrics", "/stats/prometheus")) {
+                HttpResponse<String> text = get(http, admin.metricsPort(), path, null);
+                assertEquals(200, text.statusCode(), path);
+                assertEquals("text/plain; version=0.0.4; charset=utf-8", text.headers().firstValue("Content-Type").orElseThrow());
+                assertTrue(text.body().contains("istio_tcp_connections_opened_total{reporter=\"destination\"} 3.0\n"),
+                        text.body());
+            }
+            HttpResponse<String> open = get(http, admin.metricsPort(), "/metrics",
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8");
+            assertTrue(open.headers().firstValue("Content-Type").orElseThrow().startsWith("application/openmetrics-text"),
+                    open.headers().toString());
+            assertTrue(open.body().endsWith("# EOF\n"), open.body());
+            // a scraper preferring protobuf gets text: only the text writers are on ztunnel's classpath
+            HttpResponse<String> protobuf = get(http, admin.metricsPort(), "/metrics",
+                    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited");
+            assertEquals(200, protobuf.statusCode());
+            assertTrue(protobuf.body().contains("istio_tcp_connections_opened_total{"), protobuf.body());
+
+            assertEquals(200, get(http, admin.readinessPort(), "/healthz/ready", null).statusCode());
+            assertEquals(404, get(http, admin.readinessPort(), "/config_dump", null).statusCode(),
+                    "the dump is on the admin address only");
+            assertEquals(404, get(http, admin.metricsPort(), "/config_dump", null).statusCode());
+        }
+    }
+
+    @Test
+    void logLevelsChangeOverHttpWholeOrNotAtAll() throws Exception {
+        String name = "dev.meshlite.ztunnel.admin.test-logger";
+        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(name);
+        try (WorkloadCertificates certs = certificates();
+             AdminServer admin = server(new PrometheusRegistry(), new CertificateManager(certs, "cluster.local"), () -> null);
+             HttpClient http = HttpClient.newHttpClient()) {
+            HttpResponse<String> set = post(http, admin.adminPort(), "/logging?level=" + name + "=debug");
+            assertEquals(200, set.statusCode(), set.body());
+            assertEquals(Level.DEBUG, logger.getLevel());
+            assertEquals("DEBUG", JACKSON.readTree(get(http, admin.adminPort(), "/logging", null).body()).path(name).textValue());
+
+            HttpResponse<String> bad = post(http, admin.adminPort(), "/logging?level=" + name + "=warn,loud");
+            assertEquals(400, bad.statusCode());
+            assertTrue(bad.body().startsWith("\"loud\": expected LEVEL or logger=LEVEL"), bad.body());
+            assertEquals(Level.DEBUG, logger.getLevel(), "a list with a bad entry changes nothing");
+
+            assertEquals(400, post(http, admin.adminPort(), "/logging").statusCode(), "no level given");
+            HttpResponse<String> put = http.send(HttpRequest.newBuilder(uri(admin.adminPort(), "/logging"))
+                    .PUT(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(405, put.statusCode());
+        } finally {
+            logger.setLevel(null);
+        }
+    }
+
+    static AdminServer server(PrometheusRegistry registry, CertificateManager certs, AdminServer.Readiness ready)
+            throws InterruptedException {
+        InetSocketAddress loopback = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+        return new AdminServer(new AdminServer.Addresses(loopback, loopback, loopback), Transport.select(), GROUP,
+                registry, () -> ProxyState.EMPTY, noPods(), certs, () -> xds(0.25, Map.of()), ready);
+    }
+
+    static URI uri(int port, String path) {
+        return URI.create("http://127.0.0.1:" + port + path);
+    }
+
+    static HttpResponse<String> get(HttpClient http, int port, String path, String accept) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri(port, path));
+        if (accept != null) {
+            request.header("Accept", accept);
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static HttpResponse<String> post(HttpClient http, int port, String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(uri(port, path)).POST(HttpRequest.BodyPublishers.noBody()).build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 }

@@ -10,6 +10,8 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
 import java.security.KeyPair;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -66,8 +68,23 @@ public final class GrpcCertificateSource implements CertificateSource, AutoClose
 
     /** A TLS channel to the CA at {@code host:port}, verifying it against {@code roots} as {@code authority}. */
     public static ManagedChannel channel(String host, int port, TrustBundle roots, String authority) {
+        return channel(NettyChannelBuilder.forAddress(host, port), roots, authority);
+    }
+
+    /**
+     * The same on the caller's event loops (a proxy's: its own gRPC loops would be two more
+     * threads, and their memory, in every node's process for one or two connections).
+     * {@code channelType} must be the socket channel of {@code group}'s transport.
+     */
+    public static ManagedChannel channel(String host, int port, TrustBundle roots, String authority,
+                                         EventLoopGroup group, Class<? extends Channel> channelType) {
+        return channel(NettyChannelBuilder.forAddress(host, port).eventLoopGroup(group).channelType(channelType),
+                roots, authority);
+    }
+
+    private static ManagedChannel channel(NettyChannelBuilder builder, TrustBundle roots, String authority) {
         try {
-            return NettyChannelBuilder.forAddress(host, port)
+            return builder
                     .sslContext(GrpcSslContexts.forClient()
                             .trustManager(roots.roots().toArray(X509Certificate[]::new))
                             .protocols("TLSv1.3")

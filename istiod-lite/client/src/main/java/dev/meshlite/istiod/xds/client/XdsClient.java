@@ -118,7 +118,7 @@ public final class XdsClient implements AutoCloseable {
                 // Closed: nothing is listening any more.
             }
         };
-        this.updates = Counter.builder().name("xds_client_updates_total")
+        this.updates = Counter.builder().withoutExemplars().name("xds_client_updates_total")
                 .help("xDS responses handled, by type and result (ack or nack)")
                 .labelNames("type", "result").build();
     }
