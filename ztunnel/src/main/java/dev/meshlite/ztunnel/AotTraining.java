@@ -25,6 +25,7 @@ import dev.meshlite.ztunnel.admin.AdminServer;
 import dev.meshlite.ztunnel.identity.CertificateManager;
 import dev.meshlite.ztunnel.inpod.WorkloadManager;
 import dev.meshlite.ztunnel.metrics.AccessLog;
+import dev.meshlite.ztunnel.metrics.ProcessMetrics;
 import dev.meshlite.ztunnel.metrics.TcpMetrics;
 import dev.meshlite.ztunnel.state.ProxyState;
 import dev.meshlite.ztunnel.xds.StateUpdater;
@@ -93,6 +94,7 @@ final class AotTraining {
 
         PrometheusRegistry registry = new PrometheusRegistry();
         new TcpMetrics(registry, new AccessLog(AccessLog.Format.TEXT));
+        new ProcessMetrics(java.nio.file.Path.of("/proc/self")).register(registry);
         InetSocketAddress any = new InetSocketAddress(loopback, 0);
         try (WorkloadCertificates none = new WorkloadCertificates(unused -> {
                  throw new IllegalStateException("no CA in training");

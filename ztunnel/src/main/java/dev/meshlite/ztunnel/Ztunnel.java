@@ -20,6 +20,7 @@ import dev.meshlite.ztunnel.dns.DnsProxy;
 import dev.meshlite.ztunnel.identity.CertificateManager;
 import dev.meshlite.ztunnel.inpod.WorkloadManager;
 import dev.meshlite.ztunnel.metrics.AccessLog;
+import dev.meshlite.ztunnel.metrics.ProcessMetrics;
 import dev.meshlite.ztunnel.metrics.TcpMetrics;
 import dev.meshlite.ztunnel.proxy.Dial;
 import dev.meshlite.ztunnel.proxy.ProxyInputs;
@@ -114,6 +115,8 @@ public final class Ztunnel implements AutoCloseable {
         AtomicReference<ProxyInputs> inputs = new AtomicReference<>();
         AtomicReference<HboneServer> server = new AtomicReference<>();
         pods = new WorkloadManager(config.trustDomain(), inputs::get, server::get, config.podDrain());
+        pods.register(registry);
+        new ProcessMetrics(java.nio.file.Path.of("/proc/self")).register(registry);
         HboneMetrics hboneMetrics = new HboneMetrics();
         hboneClient = HboneClient.create(HboneClientConfig.defaults(), certs::clientNow, hboneMetrics, transport, group,
                 (key, b) -> key.sourceIp() == null ? b : pods.byIp(key.sourceIp())

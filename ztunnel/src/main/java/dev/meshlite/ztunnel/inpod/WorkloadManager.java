@@ -8,6 +8,8 @@ import dev.meshlite.hbone.tls.SpiffeId;
 import dev.meshlite.ztunnel.proxy.PodDirectory;
 import dev.meshlite.ztunnel.proxy.ProxyInputs;
 import dev.meshlite.ztunnel.socket.Netns;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -313,6 +315,17 @@ public final class WorkloadManager implements HandoffListener, PodDirectory {
         List<ServedPod> out = new ArrayList<>();
         draining.values().forEach(d -> out.add(d.proxy));
         return out;
+    }
+
+    /** Registers {@code meshlite_ztunnel_pods{state="served"|"draining"}}: the pods this ztunnel holds. */
+    public void register(PrometheusRegistry registry) {
+        GaugeWithCallback.builder().name("meshlite_ztunnel_pods")
+                .help("Pods this ztunnel holds: served, or removed and draining")
+                .labelNames("state")
+                .callback(cb -> {
+                    cb.call(byUid.size(), "served");
+                    cb.call(draining.size(), "draining");
+                }).register(registry);
     }
 
     /** Listening ports of a pod, for the admin endpoint. */

@@ -33,6 +33,7 @@ import dev.meshlite.ztunnel.socket.Netns;
 import dev.meshlite.ztunnel.state.ProxyState;
 import io.netty.channel.EventLoopGroup;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
@@ -131,8 +132,11 @@ class PodDrainIT {
     @Test
     void aRemovedPodKeepsListeningAndIsReachableOverHboneThroughItsDrainThenClosesAndLetsGoOfAll() throws Exception {
         manager(DRAIN, timer);
+        PrometheusRegistry registry = new PrometheusRegistry();
+        pods.register(registry);
         TestPod p = pod("backend", "10.77.0.2");
         pods.serve(p.info(), p.open());
+        assertEquals(Map.of("served", 1.0, "draining", 0.0), podGauge(registry));
         Map<Integer, Long> listeners = listeners(p.netns());
         assertEquals(PORTS, listeners.keySet(), "listening before the removal");
         ServedPod served = pods.byIp(p.ip()).orElseThrow();
@@ -143,6 +147,7 @@ class PodDrainIT {
         assertEquals(DRAIN, drain.delay());
         assertTrue(pods.served().isEmpty(), "no longer served");
         assertEquals(List.of(served), pods.draining());
+        assertEquals(Map.of("served", 0.0, "draining", 1.0), podGauge(registry));
         assertSame(served, pods.byIp(p.ip()).orElseThrow(), "inbound HBONE still finds it by IP");
         assertEquals(listeners, listeners(p.netns()), "the same listening sockets");
         assertTrue(accepts(p, 15006) && accepts(p, 15008), "its listeners accept during the drain");
@@ -154,6 +159,7 @@ class PodDrainIT {
         fire(drain);
 
         assertTrue(pods.draining().isEmpty() && pods.byIp(p.ip()).isEmpty(), "forgotten once drained");
+        assertEquals(Map.of("served", 0.0, "draining", 0.0), podGauge(registry));
         assertEquals(0, held(p.identity()), "its certificate released");
         assertEquals(0, descriptors(p), "its namespace descriptor closed");
         awaitClosed(p);
@@ -480,5 +486,13 @@ class PodDrainIT {
         assertTrue(p.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS), String.join(" ", argv) + " hung");
         assertEquals(0, p.exitValue(), String.join(" ", argv) + ": " + out);
         return out;
+    }
+
+    /** {@code meshlite_ztunnel_pods} by its {@code state} label. */
+    private static Map<String, Double> podGauge(PrometheusRegistry registry) {
+        Map<String, Double> byState = new java.util.HashMap<>();
+        GaugeSnapshot gauge = (GaugeSnapshot) registry.scrape(name -> name.equals("meshlite_ztunnel_pods")).get(0);
+        gauge.getDataPoints().forEach(d -> byState.put(d.getLabels().get("state"), d.getValue()));
+        return byState;
     }
 }
