@@ -29,6 +29,8 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -91,9 +93,11 @@ final class HttpEndpoints implements AutoCloseable {
     }
 
     private final Channel server;
+    private final Set<Channel> accepted;
 
-    private HttpEndpoints(Channel server) {
+    private HttpEndpoints(Channel server, Set<Channel> accepted) {
         this.server = server;
+        this.accepted = accepted;
     }
 
     /**
@@ -104,6 +108,7 @@ final class HttpEndpoints implements AutoCloseable {
                               Map<String, Handler> routes) throws InterruptedException {
         String index = "endpoints: " + String.join(" ", routes.keySet().stream().sorted().toList()) + "\n";
         AtomicInteger connections = new AtomicInteger();
+        Set<Channel> accepted = ConcurrentHashMap.newKeySet();
         Channel channel = new ServerBootstrap()
                 .group(group)
                 .channel(transport.serverChannel())
@@ -118,7 +123,11 @@ final class HttpEndpoints implements AutoCloseable {
                             ch.close();
                             return;
                         }
-                        ch.closeFuture().addListener(f -> connections.decrementAndGet());
+                        accepted.add(ch);
+                        ch.closeFuture().addListener(f -> {
+                            accepted.remove(ch);
+                            connections.decrementAndGet();
+                        });
                         ch.pipeline()
                                 .addLast("idle", new IdleStateHandler(0, 0, IDLE_SECONDS, TimeUnit.SECONDS))
                                 .addLast("http", new HttpServerCodec())
@@ -127,16 +136,20 @@ final class HttpEndpoints implements AutoCloseable {
                     }
                 })
                 .bind(address).sync().channel();
-        return new HttpEndpoints(channel);
+        return new HttpEndpoints(channel, accepted);
     }
 
     InetSocketAddress localAddress() {
         return (InetSocketAddress) server.localAddress();
     }
 
+    /** Stops listening and closes the connections open to it (a scraper's keep-alive one, say). */
     @Override
     public void close() {
         server.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        for (Channel ch : List.copyOf(accepted)) {
+            ch.close();
+        }
     }
 
     /** Routes requests to the executor; reading is off from a request until its answer is written. */

@@ -193,4 +193,21 @@ class HttpEndpointsTest {
             }
         }
     }
+
+    @Test
+    void closingStopsListeningAndClosesOpenConnections() throws Exception {
+        HttpEndpoints endpoints = bind(Map.of("/a", r -> HttpEndpoints.Response.text(200, "a\n")));
+        int port = endpoints.localAddress().getPort();
+        try (Socket kept = connect(endpoints)) {
+            send(kept, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertTrue(readResponse(kept.getInputStream()).endsWith("a\n"), "a keep-alive connection, open");
+            endpoints.close();
+            assertEquals(-1, kept.getInputStream().read(), "closed with the listener");
+        }
+        try (Socket refused = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            throw new AssertionError("still listening on " + port);
+        } catch (java.net.ConnectException expected) {
+            // nothing listens any more
+        }
+    }
 }
