@@ -34,7 +34,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -107,7 +106,6 @@ final class HttpEndpoints implements AutoCloseable {
     static HttpEndpoints bind(InetSocketAddress address, Transport transport, EventLoopGroup group, Executor executor,
                               Map<String, Handler> routes) throws InterruptedException {
         String index = "endpoints: " + String.join(" ", routes.keySet().stream().sorted().toList()) + "\n";
-        AtomicInteger connections = new AtomicInteger();
         Set<Channel> accepted = ConcurrentHashMap.newKeySet();
         Channel channel = new ServerBootstrap()
                 .group(group)
@@ -117,17 +115,15 @@ final class HttpEndpoints implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        if (connections.incrementAndGet() > MAX_CONNECTIONS) {
-                            connections.decrementAndGet();
+                        // added before the count is read: two loops accepting at once cannot both pass the bound
+                        accepted.add(ch);
+                        if (accepted.size() > MAX_CONNECTIONS) {
+                            accepted.remove(ch);
                             LOG.debug("{}: over {} connections, {} closed", address, MAX_CONNECTIONS, ch.remoteAddress());
                             ch.close();
                             return;
                         }
-                        accepted.add(ch);
-                        ch.closeFuture().addListener(f -> {
-                            accepted.remove(ch);
-                            connections.decrementAndGet();
-                        });
+                        ch.closeFuture().addListener(f -> accepted.remove(ch));
                         ch.pipeline()
                                 .addLast("idle", new IdleStateHandler(0, 0, IDLE_SECONDS, TimeUnit.SECONDS))
                                 .addLast("http", new HttpServerCodec())
