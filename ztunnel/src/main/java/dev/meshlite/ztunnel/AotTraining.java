@@ -29,7 +29,7 @@ import dev.meshlite.ztunnel.metrics.ProcessMetrics;
 import dev.meshlite.ztunnel.metrics.TcpMetrics;
 import dev.meshlite.ztunnel.state.ProxyState;
 import dev.meshlite.ztunnel.xds.StateUpdater;
-import io.grpc.ManagedChannel;
+import dev.meshlite.istiod.grpc.GrpcChannel;
 import io.netty.channel.EventLoopGroup;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.InputStream;
@@ -74,7 +74,7 @@ final class AotTraining {
         try (ServerSocket s = new ServerSocket(0, 1, loopback)) {
             refused = s.getLocalPort();
         }
-        ManagedChannel channel = GrpcCertificateSource.channel(loopback.getHostAddress(), refused, roots,
+        GrpcChannel channel = GrpcCertificateSource.channel(loopback.getHostAddress(), refused, roots,
                 "istiod.istio-system.svc", group, transport.socketChannel());
         GrpcCertificateSource ca = new GrpcCertificateSource(channel, () -> "train", Duration.ofHours(24),
                 Duration.ofSeconds(2));
@@ -90,7 +90,7 @@ final class AotTraining {
             // nobody listens: the call path ran up to the refused connection
         }
         xds.close();
-        channel.shutdownNow().awaitTermination(2, TimeUnit.SECONDS);
+        channel.close();
 
         PrometheusRegistry registry = new PrometheusRegistry();
         new TcpMetrics(registry, new AccessLog(AccessLog.Format.TEXT));

@@ -27,7 +27,7 @@ import dev.meshlite.ztunnel.proxy.ProxyInputs;
 import dev.meshlite.ztunnel.proxy.inbound.HboneInbound;
 import dev.meshlite.ztunnel.state.ProxyState;
 import dev.meshlite.ztunnel.xds.StateUpdater;
-import io.grpc.ManagedChannel;
+import dev.meshlite.istiod.grpc.GrpcChannel;
 import io.netty.channel.EventLoopGroup;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
@@ -62,7 +62,7 @@ public final class Ztunnel implements AutoCloseable {
 
     private final ZtunnelConfig config;
     private final EventLoopGroup group;
-    private final ManagedChannel controlPlane;
+    private final GrpcChannel controlPlane;
     private final WorkloadCertificates certificates;
     private final XdsClient xds;
     private final WorkloadManager pods;
@@ -225,7 +225,7 @@ public final class Ztunnel implements AutoCloseable {
         }
         xds.close();
         certificates.close();
-        controlPlane.shutdownNow();
+        controlPlane.close();
         admin.close();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
     }

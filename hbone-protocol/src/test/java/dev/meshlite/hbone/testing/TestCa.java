@@ -130,7 +130,28 @@ public final class TestCa {
     }
 
     public WorkloadCertificate issue(SpiffeId id, Instant notBefore, Instant notAfter) {
-        UncheckedWorkload raw = leaf(List.of(id.uri()), notBefore, notAfter);
+        return chained(leaf(uriNames(List.of(id.uri())), notBefore, notAfter));
+    }
+
+    /**
+     * A serving certificate for {@code dnsNames} (a control plane's: no SPIFFE identity), valid
+     * from an hour ago for 24 hours; its chain is the leaf, then the intermediates.
+     */
+    public Serving issueServing(List<String> dnsNames) {
+        Instant now = Instant.now();
+        GeneralName[] names = dnsNames.stream().map(n -> new GeneralName(GeneralName.dNSName, n))
+                .toArray(GeneralName[]::new);
+        UncheckedWorkload raw = leaf(names, now.minus(Duration.ofHours(1)), now.plus(Duration.ofHours(24)));
+        List<X509Certificate> chain = new java.util.ArrayList<>();
+        chain.add(raw.leaf());
+        chain.addAll(intermediates);
+        return new Serving(List.copyOf(chain), raw.key());
+    }
+
+    /** A serving certificate chain and its key. */
+    public record Serving(List<X509Certificate> chain, PrivateKey key) {}
+
+    private WorkloadCertificate chained(UncheckedWorkload raw) {
         List<X509Certificate> chain = new java.util.ArrayList<>();
         chain.add(raw.leaf());
         chain.addAll(intermediates);
@@ -140,10 +161,15 @@ public final class TestCa {
     /** A leaf with arbitrary URI SANs (possibly none), not validated: for refusal tests. */
     public UncheckedWorkload issueRaw(List<String> uris) {
         Instant now = Instant.now();
-        return leaf(uris, now.minus(Duration.ofHours(1)), now.plus(Duration.ofHours(1)));
+        return leaf(uriNames(uris), now.minus(Duration.ofHours(1)), now.plus(Duration.ofHours(1)));
     }
 
-    private UncheckedWorkload leaf(List<String> uris, Instant notBefore, Instant notAfter) {
+    private static GeneralName[] uriNames(List<String> uris) {
+        return uris.stream().map(u -> new GeneralName(GeneralName.uniformResourceIdentifier, u))
+                .toArray(GeneralName[]::new);
+    }
+
+    private UncheckedWorkload leaf(GeneralName[] names, Instant notBefore, Instant notAfter) {
         try {
             KeyPair leafKeys = newKeyPair();
             X500Name issuer = X500Name.getInstance(signer.getSubjectX500Principal().getEncoded());
@@ -154,10 +180,7 @@ public final class TestCa {
                     new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyAgreement));
             b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(
                     new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
-            if (!uris.isEmpty()) {
-                GeneralName[] names = uris.stream()
-                        .map(u -> new GeneralName(GeneralName.uniformResourceIdentifier, u))
-                        .toArray(GeneralName[]::new);
+            if (names.length > 0) {
                 b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names));
             }
             b.addExtension(Extension.authorityKeyIdentifier, false,

@@ -6,7 +6,11 @@ import dev.meshlite.istiod.ca.client.Backoff;
 import dev.meshlite.istiod.ca.client.GrpcCertificateSource;
 import dev.meshlite.istiod.xds.XdsSnapshot;
 import dev.meshlite.istiod.xds.client.XdsClient;
-import io.grpc.ManagedChannel;
+import dev.meshlite.istiod.grpc.GrpcChannel;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -17,7 +21,8 @@ import java.util.function.IntPredicate;
 import java.util.stream.IntStream;
 
 /**
- * Simulated ztunnels: per node a real {@link XdsClient} on its own TLS channel, authenticated with
+ * Simulated ztunnels: per node a real {@link XdsClient} on its own TLS connection (all on two
+ * shared event loops, as the connections of one process would be), authenticated with
  * that node's credential, subscribed to every type; its handler only counts ({@link CountingHandler}).
  */
 final class ProxyFleet implements AutoCloseable {
@@ -26,12 +31,13 @@ final class ProxyFleet implements AutoCloseable {
     static final String AUTHORITY = "istiod.istio-system.svc";
     private static final Duration POLL = Duration.ofMillis(1);
 
-    private record Member(String node, ManagedChannel channel, XdsClient client, CountingHandler handler) {}
+    private record Member(String node, GrpcChannel channel, XdsClient client, CountingHandler handler) {}
 
     /** What {@link #await} saw when every proxy got there. */
     record Reached(long lastUpdateMicros, long bytesSinceMark) {}
 
     private final List<Member> members = new ArrayList<>();
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
     private long[] marked = new long[0];
     private long[] markedBytes = new long[0];
 
@@ -39,7 +45,8 @@ final class ProxyFleet implements AutoCloseable {
     static ProxyFleet connect(String host, int port, TrustBundle roots, Map<String, String> tokens) {
         ProxyFleet fleet = new ProxyFleet();
         tokens.forEach((node, token) -> {
-            ManagedChannel channel = GrpcCertificateSource.channel(host, port, roots, AUTHORITY);
+            GrpcChannel channel = GrpcCertificateSource.channel(host, port, roots, AUTHORITY, fleet.group,
+                    NioSocketChannel.class);
             CountingHandler handler = new CountingHandler();
             XdsClient client = new XdsClient(channel, () -> token, Node.newBuilder().setId("ztunnel~" + node)
                     .setRole("ztunnel").setNodeName(node).build(), XdsSnapshot.TYPES, handler,
@@ -106,7 +113,8 @@ final class ProxyFleet implements AutoCloseable {
             m.client.close();
         }
         for (Member m : members) {
-            m.channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            m.channel.close();
         }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
     }
 }

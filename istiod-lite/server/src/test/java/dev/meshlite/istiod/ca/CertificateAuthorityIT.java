@@ -56,7 +56,7 @@ class CertificateAuthorityIT {
     Path tmp;
 
     @BeforeAll
-    static void start() {
+    static void start() throws Exception {
         cluster = new MockCluster().namespace("istio-system").namespace("shop")
                 .pod("shop", "cart-1", "cart", "node-a")
                 .pod("shop", "checkout-1", "checkout", "node-b");
@@ -66,8 +66,12 @@ class CertificateAuthorityIT {
         registry = new PrometheusRegistry();
         ca = CertificateAuthority.start(CaOptions.defaults("cluster.local")
                 .withAuth(List.of(CaOptions.Auth.NODE_CREDENTIAL)), cluster.client(), registry);
-        channel = GrpcCertificateSource.channel("127.0.0.1", ca.port(),
-                new TrustBundle(ca.signer().keys().roots()), "istiod.istio-system.svc");
+        // grpc-java's own client for the raw calls (the CA as any gRPC client sees it); the client
+        // library's channel in clientLibraryFetchesThroughTheCa.
+        channel = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forAddress("127.0.0.1", ca.port())
+                .sslContext(io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
+                        .trustManager(ca.signer().keys().roots().toArray(X509Certificate[]::new)).build())
+                .overrideAuthority("istiod.istio-system.svc").build();
     }
 
     @AfterAll
@@ -186,8 +190,10 @@ class CertificateAuthorityIT {
     @Test
     void clientLibraryFetchesThroughTheCa() throws Exception {
         try (RenewalScheduler scheduler = RenewalScheduler.singleThread("test-renewal");
-                WorkloadCertificates certs = new WorkloadCertificates(
-                        new GrpcCertificateSource(channel, () -> nodeA, Duration.ZERO, Duration.ofSeconds(30)),
+                GrpcCertificateSource source = new GrpcCertificateSource(GrpcCertificateSource.channel("127.0.0.1",
+                        ca.port(), new TrustBundle(ca.signer().keys().roots()), "istiod.istio-system.svc"),
+                        () -> nodeA, Duration.ZERO, Duration.ofSeconds(30));
+                WorkloadCertificates certs = new WorkloadCertificates(source,
                         scheduler, Clock.systemUTC(), new SecureRandom(), Backoff.DEFAULT)) {
             WorkloadCertificate c = certs.certificate(CART).get(30, TimeUnit.SECONDS);
             assertEquals(CART, c.identity());

@@ -28,7 +28,7 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
-import io.grpc.ManagedChannel;
+import dev.meshlite.istiod.grpc.GrpcChannel;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
@@ -58,7 +58,7 @@ class AmbientDiscoveryIT {
     MockCluster cluster;
     ControlPlane plane;
     String token;
-    ManagedChannel channel;
+    GrpcChannel channel;
     XdsClient client;
     final Proxy proxy = new Proxy();
 
@@ -177,7 +177,7 @@ class AmbientDiscoveryIT {
     @AfterEach
     void stop() throws Exception {
         client.close();
-        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+        channel.close();
         plane.close();
         cluster.close();
     }

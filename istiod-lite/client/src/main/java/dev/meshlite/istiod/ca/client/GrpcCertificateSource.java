@@ -4,12 +4,8 @@ import dev.meshlite.hbone.tls.SpiffeId;
 import dev.meshlite.hbone.tls.TrustBundle;
 import dev.meshlite.hbone.tls.WorkloadCertificate;
 import dev.meshlite.istiod.api.ca.v1.CertificateResponse;
-import dev.meshlite.istiod.api.ca.v1.CertificateServiceGrpc;
 import dev.meshlite.istiod.api.ca.v1.CsrRequest;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.GrpcSslContexts;
-import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.MetadataUtils;
+import dev.meshlite.istiod.grpc.GrpcChannel;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import java.security.KeyPair;
@@ -17,9 +13,8 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ExecutionException;
 import java.util.function.Supplier;
-import javax.net.ssl.SSLException;
 
 /**
  * Fetches certificates from the CA over gRPC: a new P-256 key per certificate, a CSR proving it,
@@ -32,7 +27,11 @@ import javax.net.ssl.SSLException;
  */
 public final class GrpcCertificateSource implements CertificateSource, AutoCloseable {
 
-    private final ManagedChannel channel;
+    /** The CA's method (service {@code meshlite.ca.v1.CertificateService}). */
+    public static final String CREATE_CERTIFICATE = "/meshlite.ca.v1.CertificateService/CreateCertificate";
+
+    private final GrpcChannel channel;
+
     private final Supplier<String> token;
     private final Duration requestedTtl;
     private final Duration deadline;
@@ -47,7 +46,7 @@ public final class GrpcCertificateSource implements CertificateSource, AutoClose
         }
     }
 
-    public GrpcCertificateSource(ManagedChannel channel, Supplier<String> token, Duration requestedTtl,
+    public GrpcCertificateSource(GrpcChannel channel, Supplier<String> token, Duration requestedTtl,
             Duration deadline) {
         this.channel = channel;
         this.token = token;
@@ -55,45 +54,19 @@ public final class GrpcCertificateSource implements CertificateSource, AutoClose
         this.deadline = deadline;
     }
 
-    /**
-     * Our callers retry on their own schedule (backoff, closing in before expiry). A channel that
-     * failed to connect waits out gRPC's own reconnect backoff (up to two minutes) and fails every
-     * call meanwhile, even once the server is back; so an attempt first cuts that wait short.
-     */
-    public static void reconnectNow(ManagedChannel channel) {
-        if (channel.getState(false) == io.grpc.ConnectivityState.TRANSIENT_FAILURE) {
-            channel.resetConnectBackoff();
-        }
-    }
-
     /** A TLS channel to the CA at {@code host:port}, verifying it against {@code roots} as {@code authority}. */
-    public static ManagedChannel channel(String host, int port, TrustBundle roots, String authority) {
-        return channel(NettyChannelBuilder.forAddress(host, port), roots, authority);
+    public static GrpcChannel channel(String host, int port, TrustBundle roots, String authority) {
+        return GrpcChannel.create(host, port, roots, authority, GrpcChannel.Settings.DEFAULTS);
     }
 
     /**
-     * The same on the caller's event loops (a proxy's: its own gRPC loops would be two more
-     * threads, and their memory, in every node's process for one or two connections).
+     * The same on the caller's event loops (a proxy's: a loop of its own would be one more
+     * thread, and its memory, in every node's process for one connection).
      * {@code channelType} must be the socket channel of {@code group}'s transport.
      */
-    public static ManagedChannel channel(String host, int port, TrustBundle roots, String authority,
-                                         EventLoopGroup group, Class<? extends Channel> channelType) {
-        return channel(NettyChannelBuilder.forAddress(host, port).eventLoopGroup(group).channelType(channelType),
-                roots, authority);
-    }
-
-    private static ManagedChannel channel(NettyChannelBuilder builder, TrustBundle roots, String authority) {
-        try {
-            return builder
-                    .sslContext(GrpcSslContexts.forClient()
-                            .trustManager(roots.roots().toArray(X509Certificate[]::new))
-                            .protocols("TLSv1.3")
-                            .build())
-                    .overrideAuthority(authority)
-                    .build();
-        } catch (SSLException e) {
-            throw new IllegalStateException("CA client TLS: " + e.getMessage(), e);
-        }
+    public static GrpcChannel channel(String host, int port, TrustBundle roots, String authority,
+                                      EventLoopGroup group, Class<? extends Channel> channelType) {
+        return GrpcChannel.create(host, port, roots, authority, GrpcChannel.Settings.DEFAULTS, group, channelType);
     }
 
     /**
@@ -105,7 +78,7 @@ public final class GrpcCertificateSource implements CertificateSource, AutoClose
             prepared.compareAndSet(null, PreparedKey.create());
         }
         CsrRequest.getDefaultInstance().toByteArray();
-        CertificateServiceGrpc.getServiceDescriptor();
+        CertificateResponse.parser();
     }
 
     @Override
@@ -116,15 +89,18 @@ public final class GrpcCertificateSource implements CertificateSource, AutoClose
         }
         KeyPair key = next.key();
         String csr = next.csr();
-        reconnectNow(channel);
-        CertificateResponse response = CertificateServiceGrpc.newBlockingStub(channel)
-                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(BearerTokenHeader.metadata(token.get())))
-                .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
-                .createCertificate(CsrRequest.newBuilder()
-                        .setCsrPem(csr)
-                        .setIdentity(identity.uri())
-                        .setRequestedTtlSeconds(requestedTtl.toSeconds())
-                        .build());
+        CsrRequest request = CsrRequest.newBuilder()
+                .setCsrPem(csr)
+                .setIdentity(identity.uri())
+                .setRequestedTtlSeconds(requestedTtl.toSeconds())
+                .build();
+        CertificateResponse response;
+        try {
+            response = channel.unary(CREATE_CERTIFICATE, request, BearerTokenHeader.metadata(token.get()),
+                    CertificateResponse.parser(), deadline).get();
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof Exception cause ? cause : e;
+        }
         List<X509Certificate> chain = new ArrayList<>();
         for (String pem : response.getCertChainPemList()) {
             chain.addAll(CsrPem.certificates(pem, "cert_chain_pem"));
@@ -136,8 +112,9 @@ public final class GrpcCertificateSource implements CertificateSource, AutoClose
         return new Fetched(new WorkloadCertificate(chain, key.getPrivate()), new TrustBundle(roots));
     }
 
+    /** Closes the channel this source was given. */
     @Override
     public void close() {
-        channel.shutdownNow();
+        channel.close();
     }
 }

@@ -3,16 +3,13 @@ package dev.meshlite.istiod.xds.client;
 import com.google.protobuf.Any;
 import dev.meshlite.istiod.api.xds.v1.DeltaRequest;
 import dev.meshlite.istiod.api.xds.v1.DeltaResponse;
-import dev.meshlite.istiod.api.xds.v1.DiscoveryServiceGrpc;
 import dev.meshlite.istiod.api.xds.v1.ErrorDetail;
 import dev.meshlite.istiod.api.xds.v1.Node;
 import dev.meshlite.istiod.api.xds.v1.Resource;
 import dev.meshlite.istiod.ca.client.Backoff;
 import dev.meshlite.istiod.ca.client.BearerTokenHeader;
-import io.grpc.ManagedChannel;
-import io.grpc.Status;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
+import dev.meshlite.istiod.grpc.GrpcChannel;
+import dev.meshlite.istiod.grpc.GrpcStatus;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -55,8 +52,8 @@ import org.slf4j.LoggerFactory;
  *       sends only what differs (including removals that happened meanwhile).</li>
  *   <li>Reconnects back off ({@link Backoff}) and go on until {@link #close()}; a stream that
  *       delivered a response resets the backoff.</li>
- *   <li>All stream work and every {@link ResourceHandler} call run on one thread of this
- *       client's own, never on a gRPC event loop.</li>
+ *   <li>All stream work, response parsing and every {@link ResourceHandler} call run on one
+ *       thread of this client's own, never on an event loop.</li>
  * </ul>
  * The channel belongs to the caller: {@link #close()} ends the stream, not the channel.
  */
@@ -64,8 +61,10 @@ public final class XdsClient implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(XdsClient.class);
     static final String WILDCARD = "*";
+    /** The discovery method (service {@code meshlite.xds.v1.DiscoveryService}). */
+    public static final String DELTA_RESOURCES = "/meshlite.xds.v1.DiscoveryService/DeltaResources";
 
-    private final ManagedChannel channel;
+    private final GrpcChannel channel;
     private final Supplier<String> bearerToken;
     private final Node node;
     private final List<String> typeUrls;
@@ -74,7 +73,7 @@ public final class XdsClient implements AutoCloseable {
     private final InstantSource clock;
     private final RandomGenerator random = RandomGenerator.getDefault();
     private final ScheduledExecutorService executor;
-    /** gRPC callbacks go through this; after close they are dropped rather than rejected loudly. */
+    /** Stream callbacks go through this; after close they are dropped rather than rejected loudly. */
     private final Executor callbacks;
 
     /** type -> name -> version held; written only on the client thread, read from anywhere. */
@@ -90,7 +89,7 @@ public final class XdsClient implements AutoCloseable {
     private int failures;
     private boolean started;
 
-    public XdsClient(ManagedChannel channel, Supplier<String> bearerToken, Node node, List<String> typeUrls,
+    public XdsClient(GrpcChannel channel, Supplier<String> bearerToken, Node node, List<String> typeUrls,
             ResourceHandler handler, Backoff backoff, InstantSource clock) {
         if (typeUrls.isEmpty()) {
             throw new IllegalArgumentException("typeUrls: empty (expected: at least one type to subscribe to)");
@@ -213,15 +212,11 @@ public final class XdsClient implements AutoCloseable {
             token = bearerToken.get();
         } catch (RuntimeException e) {
             log.warn("xDS: no bearer token ({}); retrying", e.toString());
-            streamEnded(s, Status.UNAUTHENTICATED.withDescription(e.getMessage()));
+            streamEnded(s, GrpcStatus.of(GrpcStatus.Code.UNAUTHENTICATED, e.getMessage()));
             return;
         }
-        dev.meshlite.istiod.ca.client.GrpcCertificateSource.reconnectNow(channel);
-        DiscoveryServiceGrpc.newStub(channel)
-                .withExecutor(callbacks)
-                .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(
-                        BearerTokenHeader.metadata(token)))
-                .deltaResources(s);
+        s.requests = channel.stream(DELTA_RESOURCES, BearerTokenHeader.metadata(token), DeltaResponse.parser(), s,
+                callbacks);
         boolean first = true;
         for (String type : typeUrls) {
             DeltaRequest.Builder r = DeltaRequest.newBuilder().setTypeUrl(type).addResourceNamesSubscribe(WILDCARD)
@@ -263,7 +258,7 @@ public final class XdsClient implements AutoCloseable {
             log.debug("xDS {}: applied {} upserts, {} removals (version {})", label, upserts.size(), removed.size(),
                     response.getSystemVersionInfo());
         } else {
-            answer.setErrorDetail(ErrorDetail.newBuilder().setCode(Status.Code.INVALID_ARGUMENT.value())
+            answer.setErrorDetail(ErrorDetail.newBuilder().setCode(GrpcStatus.Code.INVALID_ARGUMENT.value())
                     .setMessage(error));
             updates.labelValues(label, "nack").inc();
             log.warn("xDS {}: rejected response {} (keeping the last good state): {}", label,
@@ -300,7 +295,7 @@ public final class XdsClient implements AutoCloseable {
         }
     }
 
-    private void streamEnded(Stream s, Status status) {
+    private void streamEnded(Stream s, GrpcStatus status) {
         if (s != stream || closed) {
             return;
         }
@@ -311,7 +306,7 @@ public final class XdsClient implements AutoCloseable {
         // Logged on attempts 1, 2, 4, 8, ...: an outage is visible without flooding the log.
         if (Integer.bitCount(failures) == 1) {
             log.warn("xDS stream ended ({}: {}); keeping {} resources, reconnecting in {} ms (attempt {})",
-                    status.getCode(), status.getDescription(), held.values().stream().mapToInt(Map::size).sum(),
+                    status.code(), status.description(), held.values().stream().mapToInt(Map::size).sum(),
                     wait.toMillis(), failures);
         }
         try {
@@ -327,46 +322,33 @@ public final class XdsClient implements AutoCloseable {
     }
 
     /** One stream's callbacks; stale ones (of an earlier stream) are ignored by identity. */
-    private final class Stream implements ClientResponseObserver<DeltaRequest, DeltaResponse> {
-        private ClientCallStreamObserver<DeltaRequest> requests;
+    private final class Stream implements GrpcChannel.Listener<DeltaResponse> {
+        private GrpcChannel.ClientStream<DeltaRequest> requests;
         private boolean done;
-
-        @Override
-        public void beforeStart(ClientCallStreamObserver<DeltaRequest> requestStream) {
-            this.requests = requestStream;
-        }
 
         void send(DeltaRequest r) {
             if (!done) {
-                requests.onNext(r);
+                requests.send(r);
             }
         }
 
         void cancel(String why) {
             if (!done) {
                 done = true;
-                requests.cancel(why, null);
+                requests.cancel(why);
             }
         }
 
         @Override
-        public void onNext(DeltaResponse value) {
+        public void onMessage(DeltaResponse value) {
             onResponse(this, value);
         }
 
         @Override
-        public void onError(Throwable t) {
+        public void onClose(GrpcStatus status) {
             done = true;
-            streamEnded(this, Status.fromThrowable(t));
-        }
-
-        @Override
-        public void onCompleted() {
-            done = true;
-            if (requests != null) {
-                requests.onCompleted();
-            }
-            streamEnded(this, Status.UNAVAILABLE.withDescription("server ended the stream"));
+            streamEnded(this, status.ok() ? GrpcStatus.of(GrpcStatus.Code.UNAVAILABLE, "server ended the stream")
+                    : status);
         }
     }
 }

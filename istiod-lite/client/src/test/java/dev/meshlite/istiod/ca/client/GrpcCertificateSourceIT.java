@@ -9,13 +9,10 @@ import dev.meshlite.hbone.tls.SpiffeId;
 import dev.meshlite.istiod.api.ca.v1.CertificateResponse;
 import dev.meshlite.istiod.api.ca.v1.CertificateServiceGrpc;
 import dev.meshlite.istiod.api.ca.v1.CsrRequest;
-import io.grpc.ManagedChannel;
-import io.grpc.Server;
-import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.NettyServerBuilder;
+import dev.meshlite.istiod.grpc.GrpcChannel;
+import dev.meshlite.istiod.grpc.TlsGrpcServer;
 import io.grpc.stub.StreamObserver;
 import java.io.StringReader;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.PublicKey;
 import java.security.Signature;
@@ -30,20 +27,19 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The CA client against a real gRPC server on 127.0.0.1 that records each CSR's key: every
+ * The CA client against a real gRPC server (grpc-java, over TLS) on 127.0.0.1 that records each CSR's key: every
  * certificate comes with the key its CSR proved, a prepared key included, and no key serves twice.
  */
 class GrpcCertificateSourceIT {
 
     final TestCa ca = TestCa.create("cluster.local");
     final List<PublicKey> csrKeys = new CopyOnWriteArrayList<>();
-    Server server;
-    ManagedChannel channel;
+    TlsGrpcServer server;
+    GrpcChannel channel;
 
     @BeforeEach
     void start() throws Exception {
-        server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-                .addService(new CertificateServiceGrpc.CertificateServiceImplBase() {
+        server = TlsGrpcServer.start(ca, 0, new CertificateServiceGrpc.CertificateServiceImplBase() {
                     @Override
                     public void createCertificate(CsrRequest request, StreamObserver<CertificateResponse> out) {
                         try (PEMParser p = new PEMParser(new StringReader(request.getCsrPem()))) {
@@ -59,14 +55,14 @@ class GrpcCertificateSourceIT {
                                 .addRootCertsPem(TestCa.pem(ca.root())).build());
                         out.onCompleted();
                     }
-                }).build().start();
-        channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
+                });
+        channel = server.channel();
     }
 
     @AfterEach
-    void stop() {
-        channel.shutdownNow();
-        server.shutdownNow();
+    void stop() throws Exception {
+        channel.close();
+        server.close();
     }
 
     @Test

@@ -14,22 +14,20 @@ import dev.meshlite.istiod.api.xds.v1.Node;
 import dev.meshlite.istiod.api.xds.v1.Resource;
 import dev.meshlite.istiod.ca.client.Backoff;
 import dev.meshlite.istiod.ca.client.BearerTokenHeader;
+import dev.meshlite.hbone.testing.TestCa;
+import dev.meshlite.istiod.grpc.GrpcChannel;
+import dev.meshlite.istiod.grpc.TlsGrpcServer;
 import io.grpc.Contexts;
-import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
-import io.grpc.Server;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
-import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -45,7 +43,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The client against a scripted control plane on 127.0.0.1 (real gRPC): the test plays the server. */
+/**
+ * The client against a scripted control plane on 127.0.0.1 (grpc-java's server over TLS): the
+ * test plays the server.
+ */
 class XdsClientIT {
 
     static final String A = "type.googleapis.com/google.protobuf.StringValue";
@@ -66,8 +67,9 @@ class XdsClientIT {
     final BlockingQueue<ServerStream> streams = new LinkedBlockingQueue<>();
     final AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-03-01T00:00:00Z"));
     final FakeProxy proxy = new FakeProxy();
-    Server server;
-    ManagedChannel channel;
+    final TestCa ca = TestCa.create("cluster.local");
+    TlsGrpcServer server;
+    GrpcChannel channel;
     XdsClient client;
 
     /** A handler that validates first, then swaps its state in one step; rejects any value "bad". */
@@ -100,13 +102,13 @@ class XdsClientIT {
     @BeforeEach
     void start() throws Exception {
         server = startServer(0);
-        channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
+        channel = server.channel();
         client = new XdsClient(channel, () -> "node-a.secret", NODE, List.of(A, B), proxy,
                 new Backoff(Duration.ofMillis(20), Duration.ofMillis(200)), now::get);
     }
 
-    Server startServer(int port) throws Exception {
-        Metadata.Key<String> auth = BearerTokenHeader.AUTHORIZATION;
+    TlsGrpcServer startServer(int port) throws Exception {
+        Metadata.Key<String> auth = Metadata.Key.of(BearerTokenHeader.AUTHORIZATION, Metadata.ASCII_STRING_MARSHALLER);
         io.grpc.Context.Key<String> tokenKey = io.grpc.Context.key("token");
         ServerInterceptor captureToken = new ServerInterceptor() {
             @Override
@@ -135,15 +137,14 @@ class XdsClientIT {
                 };
             }
         };
-        return NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port))
-                .addService(ServerInterceptors.intercept(service, captureToken)).build().start();
+        return TlsGrpcServer.start(ca, port, ServerInterceptors.intercept(service, captureToken));
     }
 
     @AfterEach
     void stop() throws Exception {
         client.close();
-        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-        server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+        channel.close();
+        server.close();
     }
 
     static DeltaResponse response(String type, String nonce, Map<String, String> upserts, String... removed) {
@@ -241,8 +242,8 @@ class XdsClientIT {
         assertTrue(client.synced());
 
         // The control plane goes away: the stream breaks, the server is gone for a while.
-        int port = server.getPort();
-        server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+        int port = server.port();
+        server.close();
         Await.until(() -> !client.connected(), () -> "client noticed the outage");
         now.set(now.get().plusSeconds(90));
         assertEquals(Map.of("x", "one", "y", "two"), proxy.of(A), "the last good state stays");
@@ -272,7 +273,7 @@ class XdsClientIT {
         ServerStream s = streams.poll(30, TimeUnit.SECONDS);
         s.next();
         client.close();
-        server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+        server.close();
         server = startServer(0);
         // Nothing to wait for deterministically except absence; the executor is shut, so no task can run.
         assertFalse(client.connected());

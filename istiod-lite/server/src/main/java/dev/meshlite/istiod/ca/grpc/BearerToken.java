@@ -14,9 +14,10 @@ import io.grpc.ServerInterceptor;
  */
 public final class BearerToken implements ServerInterceptor {
 
-    public static final Metadata.Key<String> AUTHORIZATION = BearerTokenHeader.AUTHORIZATION;
+    public static final Metadata.Key<String> AUTHORIZATION =
+            Metadata.Key.of(BearerTokenHeader.AUTHORIZATION, Metadata.ASCII_STRING_MARSHALLER);
     static final Context.Key<String> TOKEN = Context.key("meshlite-bearer-token");
-    private static final String PREFIX = "Bearer ";
+    private static final String PREFIX = BearerTokenHeader.PREFIX;
 
     @Override
     public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
@@ -29,7 +30,9 @@ public final class BearerToken implements ServerInterceptor {
 
     /** Client side: metadata carrying {@code token} (the client library's encoding, so both ends agree). */
     public static Metadata metadata(String token) {
-        return BearerTokenHeader.metadata(token);
+        Metadata m = new Metadata();
+        BearerTokenHeader.metadata(token).forEach((k, v) -> m.put(Metadata.Key.of(k, Metadata.ASCII_STRING_MARSHALLER), v));
+        return m;
     }
 
     /** The token of the call being served, or null when it presented none. */

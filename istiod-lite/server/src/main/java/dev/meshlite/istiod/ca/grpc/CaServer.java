@@ -35,6 +35,9 @@ public final class CaServer implements AutoCloseable {
     public static final List<String> DEFAULT_DNS_NAMES =
             List.of("istiod.istio-system.svc", "istiod-lite.istio-system.svc", "localhost");
 
+    /** The shortest PING interval accepted from a client, below the clients' 30 s. */
+    static final java.time.Duration KEEPALIVE_PERMIT = java.time.Duration.ofSeconds(15);
+
     private final Server server;
     private final IssuedChain serving;
 
@@ -63,6 +66,11 @@ public final class CaServer implements AutoCloseable {
                                     serving.chain().toArray(X509Certificate[]::new)))
                             .protocols("TLSv1.3")
                             .build())
+                    // The proxies' client PINGs a connection silent for 30 s (to notice a lost
+                    // node); grpc-java's default (one PING per 5 minutes) would answer that with
+                    // GOAWAY too_many_pings.
+                    .permitKeepAliveTime(KEEPALIVE_PERMIT.toSeconds(), TimeUnit.SECONDS)
+                    .permitKeepAliveWithoutCalls(true)
                     .addService(ServerInterceptors.intercept(new CertificateGrpcService(service), new BearerToken()));
             for (BindableService s : more) {
                 builder.addService(ServerInterceptors.intercept(s, new BearerToken()));
