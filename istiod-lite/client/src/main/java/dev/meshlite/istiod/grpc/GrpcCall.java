@@ -88,17 +88,26 @@ final class GrpcCall<Q extends MessageLite, R> extends ChannelInboundHandlerAdap
     @Override
     public void send(Q message) {
         ByteBuf frame = frame(message.toByteArray());
-        loop.execute(() -> write(frame, false));
+        onLoop(() -> write(frame, false));
     }
 
     @Override
     public void halfClose() {
-        loop.execute(() -> write(Unpooled.EMPTY_BUFFER, true));
+        onLoop(() -> write(Unpooled.EMPTY_BUFFER, true));
     }
 
     @Override
     public void cancel(String reason) {
-        loop.execute(() -> end(GrpcStatus.of(GrpcStatus.Code.CANCELLED, reason)));
+        onLoop(() -> end(GrpcStatus.of(GrpcStatus.Code.CANCELLED, reason)));
+    }
+
+    /** Runs {@code task} on the loop; once the loop is shut down the call is over and it is dropped. */
+    private void onLoop(Runnable task) {
+        try {
+            loop.execute(task);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // The channel closed with its own loop: the call ended with it.
+        }
     }
 
     static ByteBuf frame(byte[] message) {

@@ -253,15 +253,26 @@ public final class GrpcChannel implements AutoCloseable {
      */
     private void startOnLoop(GrpcCall<?, ?> call) {
         InetSocketAddress address = new InetSocketAddress(host, port);
-        loop.execute(() -> {
-            if (closed) {
-                call.end(GrpcStatus.of(GrpcStatus.Code.UNAVAILABLE, "channel closed"));
-            } else if (address.isUnresolved()) {
-                call.end(GrpcStatus.of(GrpcStatus.Code.UNAVAILABLE, "cannot resolve " + host));
-            } else {
-                call.start(connection(address));
-            }
-        });
+        try {
+            loop.execute(() -> {
+                if (closed) {
+                    call.end(GrpcStatus.of(GrpcStatus.Code.UNAVAILABLE, "channel closed"));
+                } else if (address.isUnresolved()) {
+                    call.end(GrpcStatus.of(GrpcStatus.Code.UNAVAILABLE, "cannot resolve " + host));
+                } else {
+                    call.start(connection(address));
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // This channel's own loop is gone (closed): no other thread can touch the call now.
+            call.end(GrpcStatus.of(GrpcStatus.Code.UNAVAILABLE, "channel closed"));
+        }
+    }
+
+    /** True while the current connection is up and not told to go away (tests wait on it). */
+    boolean connectionUsable() {
+        return loop.submit(() -> connection != null && connection.isDone() && usable(connection.getNow()))
+                .syncUninterruptibly().getNow();
     }
 
     // ---- event loop from here on ----
