@@ -20,6 +20,7 @@ import dev.meshlite.ztunnel.dns.DnsProxy;
 import dev.meshlite.ztunnel.identity.CertificateManager;
 import dev.meshlite.ztunnel.inpod.WorkloadManager;
 import dev.meshlite.ztunnel.metrics.AccessLog;
+import dev.meshlite.ztunnel.metrics.AotCache;
 import dev.meshlite.ztunnel.metrics.ProcessMetrics;
 import dev.meshlite.ztunnel.metrics.TcpMetrics;
 import dev.meshlite.ztunnel.proxy.Dial;
@@ -63,6 +64,7 @@ public final class Ztunnel implements AutoCloseable {
     private final ZtunnelConfig config;
     private final EventLoopGroup group;
     private final GrpcChannel controlPlane;
+    private final AotCache aotCache;
     private final WorkloadCertificates certificates;
     private final XdsClient xds;
     private final WorkloadManager pods;
@@ -117,6 +119,8 @@ public final class Ztunnel implements AutoCloseable {
         pods = new WorkloadManager(config.trustDomain(), inputs::get, server::get, config.podDrain());
         pods.register(registry);
         new ProcessMetrics(java.nio.file.Path.of("/proc/self")).register(registry);
+        aotCache = AotCache.read(java.nio.file.Path.of("/proc/self"));
+        aotCache.register(registry);
         HboneMetrics hboneMetrics = new HboneMetrics();
         hboneClient = HboneClient.create(HboneClientConfig.defaults(), certs::clientNow, hboneMetrics, transport, group,
                 (key, b) -> key.sourceIp() == null ? b : pods.byIp(key.sourceIp())
@@ -153,6 +157,7 @@ public final class Ztunnel implements AutoCloseable {
         LOG.info("ztunnel on {} up: control plane {}, agent socket {}, admin {}, metrics :{}, readiness :{}",
                 config.node(), config.controlPlane(), config.handoffSocket(), config.adminAddress(),
                 admin.metricsPort(), admin.readinessPort());
+        aotCache.log(LOG);
     }
 
     public static Ztunnel start(ZtunnelConfig config) throws Exception {
