@@ -64,7 +64,6 @@ public final class Ztunnel implements AutoCloseable {
     private final ZtunnelConfig config;
     private final EventLoopGroup group;
     private final GrpcChannel controlPlane;
-    private final AotCache aotCache;
     private final WorkloadCertificates certificates;
     private final XdsClient xds;
     private final WorkloadManager pods;
@@ -119,7 +118,7 @@ public final class Ztunnel implements AutoCloseable {
         pods = new WorkloadManager(config.trustDomain(), inputs::get, server::get, config.podDrain());
         pods.register(registry);
         new ProcessMetrics(java.nio.file.Path.of("/proc/self")).register(registry);
-        aotCache = AotCache.read(java.nio.file.Path.of("/proc/self"));
+        AotCache aotCache = AotCache.read(java.nio.file.Path.of("/proc/self"));
         aotCache.register(registry);
         HboneMetrics hboneMetrics = new HboneMetrics();
         hboneClient = HboneClient.create(HboneClientConfig.defaults(), certs::clientNow, hboneMetrics, transport, group,

@@ -15,8 +15,8 @@ import org.slf4j.Logger;
  * ztunnel then starts slower and holds about 10 MiB more (class metadata built at run time), and
  * an operator should see that in the log and the metrics rather than guess it from a graph.
  *
- * <p>Read from {@code /proc}: the command line names the cache, the memory map shows whether it
- * was mapped.
+ * <p>Read from {@code /proc}: the command line names the cache (relative to the process's
+ * {@code cwd}), the memory map shows whether it was mapped.
  */
 public record AotCache(Optional<String> requested, boolean mapped) {
 
@@ -28,7 +28,7 @@ public record AotCache(Optional<String> requested, boolean mapped) {
     public static AotCache read(Path proc) {
         try {
             return of(Files.readAllBytes(proc.resolve("cmdline")), Files.readString(proc.resolve("maps")),
-                    Path.of(System.getProperty("user.dir")));
+                    proc.resolve("cwd").toRealPath());
         } catch (IOException | RuntimeException e) {
             return new AotCache(Optional.empty(), false);
         }

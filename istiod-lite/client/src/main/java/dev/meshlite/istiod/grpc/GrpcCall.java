@@ -55,7 +55,8 @@ final class GrpcCall<Q extends MessageLite, R> extends ChannelInboundHandlerAdap
     private final Parser<R> parser;
     private final GrpcChannel.Listener<R> listener;
     private final Executor callbacks;
-    /** {@link System#nanoTime()} of the deadline, or 0 for none. */
+    private final boolean hasDeadline;
+    /** {@link System#nanoTime()} of the deadline, when there is one. */
     private final long deadlineNanos;
     private final MessageDeframer deframer;
 
@@ -71,7 +72,7 @@ final class GrpcCall<Q extends MessageLite, R> extends ChannelInboundHandlerAdap
     private boolean closeDelivered;
 
     GrpcCall(EventLoop loop, String authority, String path, Map<String, String> metadata, Parser<R> parser,
-             GrpcChannel.Listener<R> listener, Executor callbacks, long deadlineNanos, int maxMessageBytes) {
+             GrpcChannel.Listener<R> listener, Executor callbacks, java.time.Duration deadline, int maxMessageBytes) {
         this.loop = loop;
         this.authority = authority;
         this.path = path;
@@ -79,7 +80,8 @@ final class GrpcCall<Q extends MessageLite, R> extends ChannelInboundHandlerAdap
         this.parser = parser;
         this.listener = listener;
         this.callbacks = callbacks;
-        this.deadlineNanos = deadlineNanos;
+        this.hasDeadline = deadline != null;
+        this.deadlineNanos = hasDeadline ? System.nanoTime() + deadline.toNanos() : 0;
         this.deframer = new MessageDeframer(maxMessageBytes);
     }
 
@@ -120,7 +122,7 @@ final class GrpcCall<Q extends MessageLite, R> extends ChannelInboundHandlerAdap
 
     /** Starts the call once {@code connection} (an HTTP/2 connection being made or made) is ready. */
     void start(Future<Channel> connection) {
-        if (deadlineNanos != 0) {
+        if (hasDeadline) {
             long left = deadlineNanos - System.nanoTime();
             deadlineTimer = loop.schedule(() -> end(GrpcStatus.of(GrpcStatus.Code.DEADLINE_EXCEEDED,
                     "no answer within the deadline")), Math.max(0, left), TimeUnit.NANOSECONDS);
@@ -160,7 +162,7 @@ final class GrpcCall<Q extends MessageLite, R> extends ChannelInboundHandlerAdap
         h.set("content-type", CONTENT_TYPE);
         h.set("te", "trailers");
         h.set("user-agent", "meshlite-grpc");
-        if (deadlineNanos != 0) {
+        if (hasDeadline) {
             h.set("grpc-timeout", timeout(deadlineNanos - System.nanoTime()));
         }
         metadata.forEach(h::set);

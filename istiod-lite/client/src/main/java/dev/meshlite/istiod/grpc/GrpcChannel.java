@@ -192,7 +192,7 @@ public final class GrpcChannel implements AutoCloseable {
      */
     public <Q extends MessageLite, R> ClientStream<Q> stream(String path, Map<String, String> metadata,
             Parser<R> parser, Listener<R> listener, Executor callbacks) {
-        GrpcCall<Q, R> call = new GrpcCall<>(loop, authority, path, metadata, parser, listener, callbacks, 0,
+        GrpcCall<Q, R> call = new GrpcCall<>(loop, authority, path, metadata, parser, listener, callbacks, null,
                 settings.maxMessageBytes());
         startOnLoop(call);
         return call;
@@ -224,10 +224,8 @@ public final class GrpcChannel implements AutoCloseable {
                 }
             }
         };
-        long deadlineNanos = System.nanoTime() + deadline.toNanos();
-        // 0 means "no deadline" to a call; a deadline landing on nanoTime 0 moves by a nanosecond.
         GrpcCall<Q, R> call = new GrpcCall<>(loop, authority, path, metadata, parser, one, Runnable::run,
-                deadlineNanos == 0 ? 1 : deadlineNanos, settings.maxMessageBytes());
+                deadline, settings.maxMessageBytes());
         startOnLoop(call);
         call.send(request);
         call.halfClose();
