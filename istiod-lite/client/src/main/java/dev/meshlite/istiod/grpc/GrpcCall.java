@@ -14,6 +14,7 @@ import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
@@ -27,6 +28,8 @@ import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One call: its HTTP/2 stream's handler and the caller's handle on it.
@@ -42,11 +45,38 @@ import java.util.concurrent.TimeUnit;
  *   <li>Responses are parsed and delivered on {@code callbacks}, in order (it must run tasks one
  *       at a time), and {@code onClose} comes last, exactly once. Parsing there keeps a large
  *       configuration push off the event loop.</li>
+ *   <li>Transparent retry, once: a call whose stream the server never processed (refused with
+ *       REFUSED_STREAM, or above the last stream id of its GOAWAY) or that never left this client
+ *       (its stream closed before the request headers were written) is started again on a usable
+ *       connection, with every message sent so far, as long as no response headers came and
+ *       those messages fit in {@link #MAX_REPLAY_BYTES}. This is the race of a server that is
+ *       shutting down or restarting (istiod-lite's rollout): the caller would otherwise see
+ *       UNAVAILABLE for a request no server looked at and wait out its own backoff. A call that
+ *       reached the server's application is never repeated.</li>
  * </ul>
  */
-final class GrpcCall<Q extends MessageLite, R> extends ChannelInboundHandlerAdapter implements GrpcChannel.ClientStream<Q> {
+final class GrpcCall<Q extends MessageLite, R> implements GrpcChannel.ClientStream<Q> {
 
+    private static final Logger log = LoggerFactory.getLogger(GrpcCall.class);
     private static final String CONTENT_TYPE = "application/grpc";
+
+    /**
+     * Sent messages kept for a retry, at most (gRPC's own per-call retry buffer is 1 MiB): the
+     * control plane's requests are a CSR or a subscription, far below it.
+     */
+    static final int MAX_REPLAY_BYTES = 1 << 20;
+
+    /** What a call needs of its channel, on the event loop. */
+    interface Connections {
+        /**
+         * A usable HTTP/2 connection, being made or made; {@code retired}, when not null, is a
+         * connection whose GOAWAY turned this call away and must not be used again.
+         */
+        Future<Channel> connection(Channel retired);
+
+        /** The call has ended; the channel forgets it. */
+        void ended(GrpcCall<?, ?> call);
+    }
 
     private final EventLoop loop;
     private final String authority;
@@ -61,8 +91,16 @@ final class GrpcCall<Q extends MessageLite, R> extends ChannelInboundHandlerAdap
     private final MessageDeframer deframer;
 
     // Event loop state.
-    private Http2StreamChannel stream;
-    private final List<ByteBuf> waiting = new ArrayList<>();
+    private Connections connections;
+    /** The stream of the current attempt, once open; events of earlier attempts are ignored. */
+    private Attempt attempt;
+    /** Messages not yet written to a stream (sent before it opened, or while a retry reconnects). */
+    private final List<ByteBuf> pending = new ArrayList<>();
+    /** Messages written to the current stream, kept while a retry is still possible. */
+    private final List<ByteBuf> replay = new ArrayList<>();
+    private long replayBytes;
+    private boolean replayable = true;
+    private boolean retried;
     private boolean halfClosed;
     private boolean responseHeaders;
     private boolean ended;
@@ -120,13 +158,18 @@ final class GrpcCall<Q extends MessageLite, R> extends ChannelInboundHandlerAdap
 
     // ---- event loop from here on ----
 
-    /** Starts the call once {@code connection} (an HTTP/2 connection being made or made) is ready. */
-    void start(Future<Channel> connection) {
+    /** Starts the call on a connection of {@code connections} (being made or made). */
+    void start(Connections connections) {
+        this.connections = connections;
         if (hasDeadline) {
             long left = deadlineNanos - System.nanoTime();
             deadlineTimer = loop.schedule(() -> end(GrpcStatus.of(GrpcStatus.Code.DEADLINE_EXCEEDED,
                     "no answer within the deadline")), Math.max(0, left), TimeUnit.NANOSECONDS);
         }
+        open(connections.connection(null));
+    }
+
+    private void open(Future<Channel> connection) {
         connection.addListener(f -> {
             if (ended) {
                 return;
@@ -135,24 +178,21 @@ final class GrpcCall<Q extends MessageLite, R> extends ChannelInboundHandlerAdap
                 end(GrpcStatus.of(GrpcStatus.Code.UNAVAILABLE, GrpcChannel.describe(f.cause())));
                 return;
             }
-            new Http2StreamChannelBootstrap((Channel) f.getNow()).handler(this).open().addListener(s -> {
+            Attempt next = new Attempt();
+            attempt = next;
+            new Http2StreamChannelBootstrap((Channel) f.getNow()).handler(next).open().addListener(s -> {
+                if (attempt != next || ended) {
+                    if (s.isSuccess()) {
+                        ((Channel) s.getNow()).close();
+                    }
+                    return;
+                }
                 if (!s.isSuccess()) {
-                    end(GrpcStatus.of(GrpcStatus.Code.UNAVAILABLE,
-                            "cannot open a stream: " + GrpcChannel.describe(s.cause())));
+                    // The connection went away between being handed out and the stream's opening.
+                    retryOrEnd(null, "cannot open a stream: " + GrpcChannel.describe(s.cause()));
                     return;
                 }
-                Http2StreamChannel opened = (Http2StreamChannel) s.getNow();
-                if (ended) {
-                    opened.close();
-                    return;
-                }
-                stream = opened;
-                opened.write(new DefaultHttp2HeadersFrame(requestHeaders(), false));
-                for (ByteBuf b : waiting) {
-                    opened.write(b == Unpooled.EMPTY_BUFFER ? new DefaultHttp2DataFrame(true) : new DefaultHttp2DataFrame(b));
-                }
-                waiting.clear();
-                opened.flush();
+                next.opened((Http2StreamChannel) s.getNow());
             });
         });
     }
@@ -184,34 +224,171 @@ final class GrpcCall<Q extends MessageLite, R> extends ChannelInboundHandlerAdap
             message.release();
             return;
         }
-        halfClosed = endStream;
-        if (stream == null) {
-            waiting.add(endStream ? Unpooled.EMPTY_BUFFER : message);
-            return;
+        Http2StreamChannel stream = attempt == null ? null : attempt.stream;
+        if (endStream) {
+            halfClosed = true;
+            if (stream != null) {
+                stream.writeAndFlush(new DefaultHttp2DataFrame(true));
+            }
+        } else if (stream == null) {
+            pending.add(message);
+        } else {
+            writeMessage(stream, message);
+            stream.flush();
         }
-        stream.writeAndFlush(endStream ? new DefaultHttp2DataFrame(true) : new DefaultHttp2DataFrame(message));
     }
 
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        try {
-            if (ended) {
+    /** Writes {@code message} (owned) to {@code stream}, keeping a copy while a retry is possible. */
+    private void writeMessage(Http2StreamChannel stream, ByteBuf message) {
+        if (replayable) {
+            replay.add(message.retainedDuplicate());
+            replayBytes += message.readableBytes();
+            if (replayBytes > MAX_REPLAY_BYTES) {
+                noMoreRetry();
+            }
+        }
+        stream.write(new DefaultHttp2DataFrame(message));
+    }
+
+    /** The server has answered (or too much was sent to repeat): whatever happens now is final. */
+    private void noMoreRetry() {
+        replayable = false;
+        replay.forEach(ReferenceCountUtil::release);
+        replay.clear();
+        replayBytes = 0;
+    }
+
+    /**
+     * The current attempt's stream was not processed by the server, or never left this client:
+     * starts the call again once, else ends it with UNAVAILABLE and {@code reason}.
+     */
+    private void retryOrEnd(Channel retired, String reason) {
+        if (ended) {
+            return;
+        }
+        if (retried || !replayable) {
+            end(GrpcStatus.of(GrpcStatus.Code.UNAVAILABLE, retried ? reason + " (after one transparent retry)" : reason));
+            return;
+        }
+        retried = true;
+        Attempt old = attempt;
+        attempt = null;
+        if (old != null && old.stream != null) {
+            old.stream.close();
+        }
+        log.debug("{}: {}; starting the call again", path, reason);
+        open(connections.connection(retired));
+    }
+
+    /**
+     * One attempt's stream. Its events reach the call only while it is the current attempt: a
+     * retried stream's late close or reset changes nothing.
+     */
+    private final class Attempt extends ChannelInboundHandlerAdapter {
+        Http2StreamChannel stream;
+        /** The request headers were handed to the connection: from here the server may have seen the call. */
+        boolean headersWritten;
+
+        /** Writes the headers, the messages of an earlier attempt, those waiting, and the half-close. */
+        void opened(Http2StreamChannel s) {
+            stream = s;
+            s.write(new DefaultHttp2HeadersFrame(requestHeaders(), false)).addListener(f -> {
+                if (f.isSuccess()) {
+                    headersWritten = true;
+                } else if (attempt == this) {
+                    retryOrEnd(null, "cannot send the request: " + GrpcChannel.describe(f.cause()));
+                }
+            });
+            for (ByteBuf b : replay) {
+                s.write(new DefaultHttp2DataFrame(b.retainedDuplicate()));
+            }
+            for (ByteBuf b : pending) {
+                writeMessage(s, b);
+            }
+            pending.clear();
+            if (halfClosed) {
+                s.write(new DefaultHttp2DataFrame(true));
+            }
+            s.flush();
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            try {
+                if (attempt != this || ended) {
+                    return;
+                }
+                if (msg instanceof Http2HeadersFrame h) {
+                    onHeaders(h.headers(), h.isEndStream());
+                } else if (msg instanceof Http2DataFrame d) {
+                    onData(d.content(), d.isEndStream());
+                }
+            } finally {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            try {
+                if (attempt != this || ended) {
+                    return;
+                }
+                if (evt instanceof Http2GoAwayFrame goAway) {
+                    // Netty hands a GOAWAY to the streams above its last stream id only: the
+                    // server did not process this one.
+                    retryOrEnd(ctx.channel().parent(), "the server went away before taking the call (GOAWAY "
+                            + errorName(goAway.errorCode()) + ")");
+                } else if (evt instanceof Http2ResetFrame reset) {
+                    Http2Error error = Http2Error.valueOf(reset.errorCode());
+                    String reason = "stream reset by the server (" + errorName(reset.errorCode()) + ")";
+                    if (error == Http2Error.REFUSED_STREAM) {
+                        retryOrEnd(null, reason);
+                        return;
+                    }
+                    GrpcStatus.Code code = switch (error == null ? Http2Error.INTERNAL_ERROR : error) {
+                        case CANCEL -> GrpcStatus.Code.CANCELLED;
+                        case ENHANCE_YOUR_CALM -> GrpcStatus.Code.RESOURCE_EXHAUSTED;
+                        case INADEQUATE_SECURITY -> GrpcStatus.Code.PERMISSION_DENIED;
+                        default -> GrpcStatus.Code.INTERNAL;
+                    };
+                    end(GrpcStatus.of(code, reason));
+                }
+            } finally {
+                ReferenceCountUtil.release(evt);
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (attempt != this) {
                 return;
             }
-            if (msg instanceof Http2HeadersFrame h) {
-                onHeaders(h.headers(), h.isEndStream());
-            } else if (msg instanceof Http2DataFrame d) {
-                onData(d.content(), d.isEndStream());
+            if (headersWritten) {
+                end(GrpcStatus.of(GrpcStatus.Code.UNAVAILABLE, "the connection to the server closed"));
+            } else {
+                retryOrEnd(null, "the connection closed before the request was sent");
             }
-        } finally {
-            ReferenceCountUtil.release(msg);
         }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (attempt == this) {
+                end(GrpcStatus.of(GrpcStatus.Code.INTERNAL, GrpcChannel.describe(cause)));
+            }
+        }
+    }
+
+    private static String errorName(long code) {
+        Http2Error error = Http2Error.valueOf(code);
+        return error == null ? Long.toString(code) : error.name();
     }
 
     private void onHeaders(Http2Headers headers, boolean endStream) {
         CharSequence grpcStatus = headers.get("grpc-status");
         if (!responseHeaders) {
             responseHeaders = true;
+            noMoreRetry();
             CharSequence status = headers.status();
             if (status == null || !"200".contentEquals(status)) {
                 end(grpcStatus != null ? GrpcStatus.fromTrailer(grpcStatus, headers.get("grpc-message"))
@@ -284,32 +461,6 @@ final class GrpcCall<Q extends MessageLite, R> extends ChannelInboundHandlerAdap
         });
     }
 
-    @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof Http2ResetFrame reset) {
-            Http2Error error = Http2Error.valueOf(reset.errorCode());
-            GrpcStatus.Code code = switch (error == null ? Http2Error.INTERNAL_ERROR : error) {
-                case CANCEL -> GrpcStatus.Code.CANCELLED;
-                case REFUSED_STREAM -> GrpcStatus.Code.UNAVAILABLE;
-                case ENHANCE_YOUR_CALM -> GrpcStatus.Code.RESOURCE_EXHAUSTED;
-                case INADEQUATE_SECURITY -> GrpcStatus.Code.PERMISSION_DENIED;
-                default -> GrpcStatus.Code.INTERNAL;
-            };
-            end(GrpcStatus.of(code, "stream reset by the server (" + (error == null ? reset.errorCode() : error) + ")"));
-        }
-        ReferenceCountUtil.release(evt);
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-        end(GrpcStatus.of(GrpcStatus.Code.UNAVAILABLE, "the connection to the server closed"));
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        end(GrpcStatus.of(GrpcStatus.Code.INTERNAL, GrpcChannel.describe(cause)));
-    }
-
     /** Ends the call with {@code status}: once; resets the stream if the server has not closed it. */
     void end(GrpcStatus status) {
         if (ended) {
@@ -319,11 +470,15 @@ final class GrpcCall<Q extends MessageLite, R> extends ChannelInboundHandlerAdap
         if (deadlineTimer != null) {
             deadlineTimer.cancel(false);
         }
-        waiting.forEach(ReferenceCountUtil::release);
-        waiting.clear();
-        if (stream != null) {
+        pending.forEach(ReferenceCountUtil::release);
+        pending.clear();
+        noMoreRetry();
+        if (attempt != null && attempt.stream != null) {
             // Closing an open stream sends RST_STREAM(CANCEL); a stream the server ended just closes.
-            stream.close();
+            attempt.stream.close();
+        }
+        if (connections != null) {
+            connections.ended(this);
         }
         callbacks.execute(() -> deliverClose(status));
     }

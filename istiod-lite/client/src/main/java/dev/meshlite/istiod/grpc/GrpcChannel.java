@@ -134,6 +134,8 @@ public final class GrpcChannel implements AutoCloseable {
     private Promise<Channel> connection;
     /** Every connection not closed yet, the current one and any still draining after a GOAWAY. */
     private final java.util.Set<Channel> sockets = new java.util.HashSet<>();
+    /** Calls started and not ended: {@link #close()} ends them itself (see there). */
+    private final java.util.Set<GrpcCall<?, ?>> calls = new java.util.HashSet<>();
     private boolean closed;
 
     private GrpcChannel(String host, int port, TrustBundle roots, String authority, Settings settings,
@@ -232,11 +234,18 @@ public final class GrpcChannel implements AutoCloseable {
         return result;
     }
 
-    /** Ends the connection (failing open calls with UNAVAILABLE); calls made after this fail at once. */
+    /**
+     * Ends the connection, failing open calls with UNAVAILABLE; calls made after this fail at once.
+     * The calls are ended here, not left to their streams' close events: Netty delivers those as
+     * later tasks, which an own loop shutting down right after may refuse, and a call would then
+     * never end.
+     */
     @Override
     public void close() {
         Future<?> done = loop.submit(() -> {
             closed = true;
+            GrpcStatus status = GrpcStatus.of(GrpcStatus.Code.UNAVAILABLE, "channel closed");
+            java.util.List.copyOf(calls).forEach(c -> c.end(status));
             java.util.List.copyOf(sockets).forEach(Channel::close);
         });
         done.awaitUninterruptibly(5, TimeUnit.SECONDS);
@@ -258,7 +267,24 @@ public final class GrpcChannel implements AutoCloseable {
                 } else if (address.isUnresolved()) {
                     call.end(GrpcStatus.of(GrpcStatus.Code.UNAVAILABLE, "cannot resolve " + host));
                 } else {
-                    call.start(connection(address));
+                    calls.add(call);
+                    call.start(new GrpcCall.Connections() {
+                        @Override
+                        public Future<Channel> connection(Channel retired) {
+                            if (closed) {
+                                return loop.newFailedFuture(new IllegalStateException("channel closed"));
+                            }
+                            if (retired != null) {
+                                retired.attr(GOAWAY).set(true);
+                            }
+                            return GrpcChannel.this.connection(address);
+                        }
+
+                        @Override
+                        public void ended(GrpcCall<?, ?> c) {
+                            calls.remove(c);
+                        }
+                    });
                 }
             });
         } catch (java.util.concurrent.RejectedExecutionException e) {
