@@ -41,6 +41,8 @@ import java.util.function.Function;
  */
 public final class HboneClient implements AutoCloseable {
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(HboneClient.class);
+
     private final HboneClientConfig config;
     private final Function<SpiffeId, TlsContextHolder> credentials;
     private final HboneMetrics metrics;
@@ -101,18 +103,42 @@ public final class HboneClient implements AutoCloseable {
     /**
      * Opens a tunnel to {@code request.target()} through a connection of {@code key}. Fails with
      * {@link HboneTunnelException} (its status is the server's answer, 0 if none came).
+     *
+     * <p>A CONNECT the server never took (see {@link ResponseHandler}) is opened once more,
+     * through the pool, which no longer offers a connection that went away: the race of a peer
+     * ztunnel draining for a restart (its GOAWAY crossing our CONNECT) then costs the
+     * application nothing, where it would otherwise see its connection closed. Nothing has to be
+     * sent again: the socket's bytes wait until the tunnel exists.
      */
     public CompletableFuture<HboneStream> open(PoolKey key, TunnelRequest request) {
         CompletableFuture<HboneStream> result = new CompletableFuture<>();
+        attempt(key, request, result, true);
+        return result;
+    }
+
+    private void attempt(PoolKey key, TunnelRequest request, CompletableFuture<HboneStream> result, boolean mayRetry) {
+        CompletableFuture<HboneStream> one = new CompletableFuture<>();
         pool.acquire(key, callerLoop()).whenComplete((connection, e) -> {
             if (e != null) {
-                result.completeExceptionally(e instanceof HboneTunnelException ? e
+                one.completeExceptionally(e instanceof HboneTunnelException ? e
                         : new HboneTunnelException("no connection to " + key.destination(), e));
             } else {
-                openStream(connection, request, result);
+                openStream(connection, request, one);
             }
         });
-        return result;
+        one.whenComplete((stream, e) -> {
+            if (e == null) {
+                if (!result.complete(stream)) {
+                    stream.close(); // the caller gave up (cancelled) meanwhile
+                }
+            } else if (mayRetry && e instanceof HboneTunnelException t && t.unprocessed() && !result.isDone()) {
+                metrics.streamRetried();
+                log.debug("{}; opening it again", t.getMessage());
+                attempt(key, request, result, false);
+            } else {
+                result.completeExceptionally(e);
+            }
+        });
     }
 
     /** Opens a tunnel and relays {@code downstream} over it; closes {@code downstream} on failure. */
@@ -133,14 +159,15 @@ public final class HboneClient implements AutoCloseable {
                             CompletableFuture<HboneStream> result) {
         String target = TunnelRequest.hostPort(request.target());
         Channel parent = connection.channel;
+        ResponseHandler response = new ResponseHandler(result, metrics, target, () -> pool.draining(connection));
         new Http2StreamChannelBootstrap(parent)
                 .option(ChannelOption.AUTO_READ, false)
-                .handler(new ResponseHandler(result, metrics, target))
+                .handler(response)
                 .open()
                 .addListener(f -> {
                     if (!f.isSuccess()) {
                         pool.release(connection);
-                        result.completeExceptionally(new HboneTunnelException("cannot open a stream to "
+                        result.completeExceptionally(HboneTunnelException.unprocessed("cannot open a stream to "
                                 + connection.key.destination(), f.cause()));
                         return;
                     }
@@ -148,8 +175,10 @@ public final class HboneClient implements AutoCloseable {
                     stream.closeFuture().addListener(c -> pool.release(connection));
                     stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers(request, target), false))
                             .addListener(w -> {
-                                if (!w.isSuccess()) {
-                                    result.completeExceptionally(new HboneTunnelException(
+                                if (w.isSuccess()) {
+                                    response.sent();
+                                } else {
+                                    result.completeExceptionally(HboneTunnelException.unprocessed(
                                             "CONNECT " + target + " not sent", w.cause()));
                                     stream.close();
                                 }

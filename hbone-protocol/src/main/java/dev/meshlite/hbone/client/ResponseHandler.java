@@ -4,6 +4,8 @@ import dev.meshlite.hbone.metrics.HboneMetrics;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -17,19 +19,34 @@ import java.util.concurrent.CompletableFuture;
  * Waits for the CONNECT response. 200 completes the open with an {@link HboneStream}; anything else
  * fails it with the status and resets the stream. Frames that arrive after the 200 but before the
  * caller attached its handler are kept, in order, and handed over by {@link HboneStream}.
+ *
+ * <p>A stream the server never took fails the open as {@link HboneTunnelException#unprocessed()},
+ * which {@link HboneClient} opens once more: refused (RST_STREAM REFUSED_STREAM), above the last
+ * stream id of a GOAWAY (Netty hands the GOAWAY only to those streams; the connection is taken
+ * out of the pool here at once, as this event comes before the connection's own handler sees the
+ * frame), or closed before the CONNECT was written.
  */
 final class ResponseHandler extends ChannelInboundHandlerAdapter {
 
     private final CompletableFuture<HboneStream> result;
     private final HboneMetrics metrics;
     private final String target;
+    private final Runnable goAway;
     private final List<Object> afterResponse = new ArrayList<>();
     private boolean answered;
+    private boolean sent;
 
-    ResponseHandler(CompletableFuture<HboneStream> result, HboneMetrics metrics, String target) {
+    /** {@code goAway}: takes the stream's connection out of the pool. */
+    ResponseHandler(CompletableFuture<HboneStream> result, HboneMetrics metrics, String target, Runnable goAway) {
         this.result = result;
         this.metrics = metrics;
         this.target = target;
+        this.goAway = goAway;
+    }
+
+    /** The CONNECT's headers were handed to the connection: from here the server may have taken it. */
+    void sent() {
+        sent = true;
     }
 
     @Override
@@ -70,8 +87,14 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof Http2ResetFrame reset && !answered) {
-            fail(ctx, new HboneTunnelException(0, "CONNECT " + target + " reset: " + reset.errorCode()));
+        if (!answered && evt instanceof Http2GoAwayFrame away) {
+            goAway.run();
+            fail(ctx, HboneTunnelException.unprocessed("CONNECT " + target
+                    + ": the server went away before taking it (GOAWAY " + away.errorCode() + ")", null));
+        } else if (!answered && evt instanceof Http2ResetFrame reset) {
+            fail(ctx, reset.errorCode() == Http2Error.REFUSED_STREAM.code()
+                    ? HboneTunnelException.unprocessed("CONNECT " + target + " refused (REFUSED_STREAM)", null)
+                    : new HboneTunnelException(0, "CONNECT " + target + " reset: " + reset.errorCode()));
         }
         ctx.fireUserEventTriggered(evt);
     }
@@ -79,8 +102,11 @@ final class ResponseHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         if (!answered) {
-            fail(ctx, new HboneTunnelException("CONNECT " + target + ": stream closed before a response",
-                    new ClosedChannelException()));
+            fail(ctx, sent
+                    ? new HboneTunnelException("CONNECT " + target + ": stream closed before a response",
+                            new ClosedChannelException())
+                    : HboneTunnelException.unprocessed("CONNECT " + target + ": stream closed before it was sent",
+                            new ClosedChannelException()));
         }
         releaseKept();
         ctx.fireChannelInactive();

@@ -38,6 +38,7 @@ public final class HboneMetrics {
     private final LongAdder streamsOpened = new LongAdder();
     private final LongAdder streamsClosed = new LongAdder();
     private final LongAdder streamsRefused = new LongAdder();
+    private final LongAdder streamsRetried = new LongAdder();
     private final LongAdder connectionsOpened = new LongAdder();
     private final LongAdder connectionsClosed = new LongAdder();
     private final Map<HandshakeFailure, LongAdder> handshakeFailures = new EnumMap<>(HandshakeFailure.class);
@@ -69,6 +70,11 @@ public final class HboneMetrics {
         streamsRefused.increment();
     }
 
+    /** A CONNECT the server never took (refused stream, GOAWAY below it), opened again. */
+    public void streamRetried() {
+        streamsRetried.increment();
+    }
+
     public void connectionOpened() {
         connectionsOpened.increment();
     }
@@ -85,13 +91,13 @@ public final class HboneMetrics {
         Map<HandshakeFailure, Long> failures = new EnumMap<>(HandshakeFailure.class);
         handshakeFailures.forEach((k, v) -> failures.put(k, v.sum()));
         return new Snapshot(bytesIntoTunnel.sum(), bytesOutOfTunnel.sum(), streamsOpened.sum(),
-                streamsClosed.sum(), streamsRefused.sum(), connectionsOpened.sum(),
+                streamsClosed.sum(), streamsRefused.sum(), streamsRetried.sum(), connectionsOpened.sum(),
                 connectionsClosed.sum(), Map.copyOf(failures));
     }
 
     /** A point-in-time copy; each field is monotonic. */
     public record Snapshot(long bytesIntoTunnel, long bytesOutOfTunnel, long streamsOpened,
-                           long streamsClosed, long streamsRefused, long connectionsOpened,
+                           long streamsClosed, long streamsRefused, long streamsRetried, long connectionsOpened,
                            long connectionsClosed, Map<HandshakeFailure, Long> handshakeFailures) {
 
         public long activeStreams() {
