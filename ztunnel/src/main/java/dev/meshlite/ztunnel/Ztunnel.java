@@ -23,6 +23,7 @@ import dev.meshlite.ztunnel.metrics.AccessLog;
 import dev.meshlite.ztunnel.metrics.AotCache;
 import dev.meshlite.ztunnel.metrics.ProcessMetrics;
 import dev.meshlite.ztunnel.metrics.TcpMetrics;
+import dev.meshlite.ztunnel.metrics.TunnelMetrics;
 import dev.meshlite.ztunnel.proxy.Dial;
 import dev.meshlite.ztunnel.proxy.ProxyInputs;
 import dev.meshlite.ztunnel.proxy.inbound.HboneInbound;
@@ -121,6 +122,7 @@ public final class Ztunnel implements AutoCloseable {
         AotCache aotCache = AotCache.read(java.nio.file.Path.of("/proc/self"));
         aotCache.register(registry);
         HboneMetrics hboneMetrics = new HboneMetrics();
+        TunnelMetrics.register(registry, hboneMetrics);
         hboneClient = HboneClient.create(HboneClientConfig.defaults(), certs::clientNow, hboneMetrics, transport, group,
                 (key, b) -> key.sourceIp() == null ? b : pods.byIp(key.sourceIp())
                         .map(p -> Dial.fromPod(b, p.netns(), transport.socketChannel()))
