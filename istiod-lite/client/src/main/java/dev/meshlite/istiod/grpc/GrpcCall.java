@@ -32,7 +32,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One call: its HTTP/2 stream's handler and the caller's handle on it.
+ * One call: the caller's handle on it and, for each attempt, its HTTP/2 stream's handler.
  *
  * <p>Rules:
  * <ul>
