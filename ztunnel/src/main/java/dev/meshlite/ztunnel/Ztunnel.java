@@ -118,8 +118,9 @@ public final class Ztunnel implements AutoCloseable {
         AtomicReference<HboneServer> server = new AtomicReference<>();
         pods = new WorkloadManager(config.trustDomain(), inputs::get, server::get, config.podDrain());
         pods.register(registry);
-        new ProcessMetrics(java.nio.file.Path.of("/proc/self")).register(registry);
-        AotCache aotCache = AotCache.read(java.nio.file.Path.of("/proc/self"));
+        java.nio.file.Path self = java.nio.file.Path.of("/proc/self");
+        new ProcessMetrics(self).register(registry);
+        AotCache aotCache = AotCache.read(self);
         aotCache.register(registry);
         HboneMetrics hboneMetrics = new HboneMetrics();
         TunnelMetrics.register(registry, hboneMetrics);

@@ -2,6 +2,7 @@ package dev.meshlite.hbone.client;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -43,6 +44,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -155,7 +157,7 @@ class ConnectRetryIT {
     }
 
     static void echoes(HboneStream stream) throws Exception {
-        java.util.concurrent.CompletableFuture<String> back = new java.util.concurrent.CompletableFuture<>();
+        CompletableFuture<String> back = new CompletableFuture<>();
         stream.attach(new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -211,7 +213,7 @@ class ConnectRetryIT {
         start(n -> Action.FORBID);
         HboneTunnelException e = failure(key());
         assertEquals(403, e.status());
-        assertTrue(!e.unprocessed());
+        assertFalse(e.unprocessed(), e.toString());
         assertEquals(1, seen.size(), seen.toString());
         assertEquals(0, metrics.snapshot().streamsRetried());
     }
